@@ -1,0 +1,123 @@
+//! Finding data files: `$PROMPT_TUNING_DATA`, then the repository's git-ignored `data/`
+//! folder, then the shared assets next to the repository.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::error::DataError;
+
+/// Environment variable naming a folder that holds the data (e.g. `sst2/train.tsv`).
+pub const DATA_ENV: &str = "PROMPT_TUNING_DATA";
+
+/// Environment variable naming the shared folder (default `<workspace>/../shared`); its
+/// `assets/` subfolder is searched last.
+pub const SHARED_ENV: &str = "PROMPT_TUNING_SHARED";
+
+/// The workspace root this crate was built in.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where downloaded data is written: `$PROMPT_TUNING_DATA` if set, else `<workspace>/data`.
+pub fn data_root() -> PathBuf {
+    non_empty(std::env::var_os(DATA_ENV))
+        .map_or_else(|| workspace_root().join("data"), PathBuf::from)
+}
+
+/// The folders searched for data, in order.
+pub fn data_search_dirs() -> Vec<PathBuf> {
+    search_dirs(
+        std::env::var_os(DATA_ENV),
+        std::env::var_os(SHARED_ENV),
+        &workspace_root(),
+    )
+}
+
+/// The search order for given environment values and workspace root.
+pub fn search_dirs(
+    data_env: Option<OsString>,
+    shared_env: Option<OsString>,
+    workspace: &Path,
+) -> Vec<PathBuf> {
+    let shared = non_empty(shared_env).map_or_else(|| workspace.join("../shared"), PathBuf::from);
+    non_empty(data_env)
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([workspace.join("data"), shared.join("assets")])
+        .collect()
+}
+
+/// Finds `relative` (e.g. `sst2/train.tsv`) in the data folders; the error lists every
+/// place tried and how to get SST-2.
+pub fn resolve_data_path(relative: &Path) -> Result<PathBuf, DataError> {
+    resolve_in(relative, &data_search_dirs())
+}
+
+/// Finds `relative` in the first of `dirs` that holds it.
+pub fn resolve_in(relative: &Path, dirs: &[PathBuf]) -> Result<PathBuf, DataError> {
+    let tried: Vec<PathBuf> = dirs.iter().map(|dir| dir.join(relative)).collect();
+    match tried.iter().find(|path| path.is_file()) {
+        Some(path) => Ok(path.clone()),
+        None => Err(DataError::DataNotFound {
+            relative: relative.to_path_buf(),
+            tried,
+        }),
+    }
+}
+
+fn non_empty(value: Option<OsString>) -> Option<OsString> {
+    value.filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_order_is_env_then_repo_then_shared() {
+        let ws = Path::new("/ws");
+        assert_eq!(
+            search_dirs(Some("/d".into()), None, ws),
+            vec![
+                PathBuf::from("/d"),
+                ws.join("data"),
+                ws.join("../shared/assets")
+            ]
+        );
+        assert_eq!(
+            search_dirs(Some("".into()), Some("/s".into()), ws),
+            vec![ws.join("data"), PathBuf::from("/s/assets")]
+        );
+    }
+
+    #[test]
+    fn resolves_the_first_folder_holding_the_file() {
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(second.path().join("sst2")).unwrap();
+        std::fs::write(second.path().join("sst2/dev.tsv"), "sentence\tlabel\n").unwrap();
+        let dirs = vec![first.path().to_path_buf(), second.path().to_path_buf()];
+        assert_eq!(
+            resolve_in(Path::new("sst2/dev.tsv"), &dirs).unwrap(),
+            second.path().join("sst2/dev.tsv")
+        );
+        let err = resolve_in(Path::new("sst2/train.tsv"), &dirs).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("sst2/train.tsv not found; looked in: "),
+            "{message}"
+        );
+        assert!(
+            message.contains(&first.path().join("sst2/train.tsv").display().to_string()),
+            "{message}"
+        );
+        assert!(
+            message.contains(&second.path().join("sst2/train.tsv").display().to_string()),
+            "{message}"
+        );
+        assert!(
+            message.contains("cargo xtask fetch sst2") && message.contains("PROMPT_TUNING_DATA"),
+            "{message}"
+        );
+    }
+}
