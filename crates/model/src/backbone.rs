@@ -1,0 +1,54 @@
+//! The contract every frozen backbone (llama causal, BERT masked) fulfils for prompt tuning.
+
+use burn::tensor::{Bool, Int, Tensor};
+
+/// A frozen transformer that prompt tuning drives.
+///
+/// Sequences are right-padded; `attention_mask` is `true` for real positions (prompt rows
+/// included) and `false` for padding. Positions are counted over the whole input, so the
+/// soft prompt rows, which come first, take positions `0..k` (PEFT semantics).
+pub trait Backbone {
+    /// Width of a token embedding (`d`).
+    fn hidden_size(&self) -> usize;
+    /// Number of rows of the vocabulary.
+    fn vocab_size(&self) -> usize;
+    /// Longest input (prompt rows included) the position scheme supports.
+    fn max_positions(&self) -> usize;
+    /// Token embeddings `[B, L] -> [B, L, d]` (the word embeddings only).
+    fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3>;
+    /// Runs the transformer over input embeddings `[B, T, d]` and returns the final hidden
+    /// states `[B, T, d]`, ready for the vocabulary head.
+    fn encode(&self, embeds: Tensor<3>, attention_mask: Tensor<2, Bool>) -> Tensor<3>;
+    /// Runs the transformer over a prefix `[P, d]` shared by every row (the soft prompt)
+    /// followed by each row's embeddings `[B, L, d]`, and returns the rows' final hidden
+    /// states `[B, L, d]` (the prefix takes positions `0..P`; `attention_mask` `[B, L]` covers
+    /// the rows). The default concatenates and calls [`Backbone::encode`]; a causal backbone
+    /// can compute the prefix once per batch instead of once per row.
+    fn encode_with_prefix(
+        &self,
+        prefix: Tensor<2>,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        let [b, l, d] = embeds.dims();
+        let k = prefix.dims()[0];
+        let device = embeds.device();
+        let prefix = prefix.unsqueeze::<3>().expand([b, k, d]);
+        let mask = Tensor::cat(
+            vec![
+                Tensor::<2, Bool>::full([b, k], true, &device),
+                attention_mask,
+            ],
+            1,
+        );
+        self.encode(Tensor::cat(vec![prefix, embeds], 1), mask)
+            .narrow(1, k, l)
+    }
+    /// Scores hidden states `[N, d]` against the given vocabulary rows only: `[N, C]`.
+    /// This is the head restricted to the verbalizer's tokens; it never touches the rest of
+    /// the vocabulary.
+    fn vocab_logits(&self, hidden: Tensor<2>, token_ids: Tensor<1, Int>) -> Tensor<2>;
+    /// Scores hidden states `[N, d]` against the whole vocabulary: `[N, V]` (parity checks,
+    /// full-vocabulary loss).
+    fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2>;
+}

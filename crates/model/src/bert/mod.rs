@@ -1,0 +1,12 @@
+//! BERT (masked LM) as a frozen backbone: config, modules, and loading from a Hugging Face
+//! directory.
+
+mod config;
+mod embeddings;
+mod layer;
+mod load;
+mod mlm_head;
+mod model;
+
+pub use config::{BertConfig, HiddenAct};
+pub use model::Bert;

@@ -1,0 +1,34 @@
+//! Frozen pretrained backbones with a trainable soft prompt in front of their input.
+//!
+//! A [`Backbone`] is a frozen transformer (llama-family causal LM or BERT masked LM) that can
+//! embed tokens, encode a sequence of embeddings and score hidden states against a few rows of
+//! its vocabulary head. `PromptTuned` prepends a `SoftPrompt` to the token embeddings and
+//! turns the hidden state at each example's answer slot into class scores.
+#![warn(missing_docs)]
+
+mod backbone;
+pub mod bert;
+pub mod cache;
+mod error;
+pub mod family;
+pub mod gguf;
+pub mod hf_dir;
+pub mod llama;
+pub mod prompt_file;
+pub mod prompt_tuned;
+pub mod reference;
+pub mod safetensors_source;
+pub mod soft_prompt;
+pub mod tokenizer;
+pub mod weights;
+
+pub use backbone::Backbone;
+pub use bert::{Bert, BertConfig};
+pub use error::{LoadError, ModelError};
+pub use family::ModelFamily;
+pub use hf_dir::HfDir;
+pub use llama::{Llama, LlamaConfig, LlamaError};
+pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};
+pub use prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptTuned};
+pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};
+pub use safetensors_source::SafetensorsFile;

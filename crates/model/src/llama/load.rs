@@ -1,0 +1,329 @@
+//! Reads llama-family weights from a GGUF file or an HF safetensors directory.
+//!
+//! | burn field                                  | GGUF tensor                  | HF safetensors tensor                           |
+//! |---------------------------------------------|------------------------------|-------------------------------------------------|
+//! | `embed_tokens.weight`                       | `token_embd.weight`          | `model.embed_tokens.weight`                     |
+//! | `norm.gamma`                                | `output_norm.weight`         | `model.norm.weight`                             |
+//! | `lm_head` (absent: tied to the embedding)   | `output.weight`              | `lm_head.weight`                                |
+//! | `layers.{i}.input_layernorm.gamma`          | `blk.{i}.attn_norm.weight`   | `model.layers.{i}.input_layernorm.weight`       |
+//! | `layers.{i}.self_attn.q_proj.weight` (ᵀ, ᴾ) | `blk.{i}.attn_q.weight`      | `model.layers.{i}.self_attn.q_proj.weight`      |
+//! | `layers.{i}.self_attn.k_proj.weight` (ᵀ, ᴾ) | `blk.{i}.attn_k.weight`      | `model.layers.{i}.self_attn.k_proj.weight`      |
+//! | `layers.{i}.self_attn.v_proj.weight` (ᵀ)    | `blk.{i}.attn_v.weight`      | `model.layers.{i}.self_attn.v_proj.weight`      |
+//! | `layers.{i}.self_attn.o_proj.weight` (ᵀ)    | `blk.{i}.attn_output.weight` | `model.layers.{i}.self_attn.o_proj.weight`      |
+//! | `layers.{i}.post_attention_layernorm.gamma` | `blk.{i}.ffn_norm.weight`    | `model.layers.{i}.post_attention_layernorm.weight` |
+//! | `layers.{i}.mlp.gate_proj.weight` (ᵀ)       | `blk.{i}.ffn_gate.weight`    | `model.layers.{i}.mlp.gate_proj.weight`         |
+//! | `layers.{i}.mlp.up_proj.weight` (ᵀ)         | `blk.{i}.ffn_up.weight`      | `model.layers.{i}.mlp.up_proj.weight`           |
+//! | `layers.{i}.mlp.down_proj.weight` (ᵀ)       | `blk.{i}.ffn_down.weight`    | `model.layers.{i}.mlp.down_proj.weight`         |
+//!
+//! ᵀ: files store linear weights `[out, in]`, burn's `Linear` holds `[in, out]`.
+//! ᴾ: llama.cpp's converter permutes the rows of Q and K within each head for interleaved
+//! rotary pairs; the GGUF loader undoes it (as transformers does) so that one rotary layout
+//! (`rotate_half`) serves both sources.
+
+use std::path::Path;
+
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::tensor::Device;
+
+use super::attention::Attention;
+use super::config::LlamaConfig;
+use super::error::LlamaError;
+use super::mlp::Mlp;
+use super::model::{DecoderLayer, Llama};
+use super::rope::Rope;
+use crate::error::LoadError;
+use crate::gguf::GgufFile;
+use crate::hf_dir::HfDir;
+use crate::safetensors_source::SafetensorsFile;
+use crate::weights::{WeightLoader, WeightSource};
+
+/// GGUF tensor name -> burn field (`{i}` is the block index).
+pub const GGUF_NAMES: [(&str, &str); 12] = [
+    ("token_embd.weight", "embed_tokens.weight"),
+    ("output_norm.weight", "norm.gamma"),
+    ("output.weight", "lm_head"),
+    (
+        "blk.{i}.attn_norm.weight",
+        "layers.{i}.input_layernorm.gamma",
+    ),
+    (
+        "blk.{i}.attn_q.weight",
+        "layers.{i}.self_attn.q_proj.weight",
+    ),
+    (
+        "blk.{i}.attn_k.weight",
+        "layers.{i}.self_attn.k_proj.weight",
+    ),
+    (
+        "blk.{i}.attn_v.weight",
+        "layers.{i}.self_attn.v_proj.weight",
+    ),
+    (
+        "blk.{i}.attn_output.weight",
+        "layers.{i}.self_attn.o_proj.weight",
+    ),
+    (
+        "blk.{i}.ffn_norm.weight",
+        "layers.{i}.post_attention_layernorm.gamma",
+    ),
+    ("blk.{i}.ffn_gate.weight", "layers.{i}.mlp.gate_proj.weight"),
+    ("blk.{i}.ffn_up.weight", "layers.{i}.mlp.up_proj.weight"),
+    ("blk.{i}.ffn_down.weight", "layers.{i}.mlp.down_proj.weight"),
+];
+
+/// HF safetensors tensor name -> burn field (`{i}` is the block index).
+pub const HF_NAMES: [(&str, &str); 12] = [
+    ("model.embed_tokens.weight", "embed_tokens.weight"),
+    ("model.norm.weight", "norm.gamma"),
+    ("lm_head.weight", "lm_head"),
+    (
+        "model.layers.{i}.input_layernorm.weight",
+        "layers.{i}.input_layernorm.gamma",
+    ),
+    (
+        "model.layers.{i}.self_attn.q_proj.weight",
+        "layers.{i}.self_attn.q_proj.weight",
+    ),
+    (
+        "model.layers.{i}.self_attn.k_proj.weight",
+        "layers.{i}.self_attn.k_proj.weight",
+    ),
+    (
+        "model.layers.{i}.self_attn.v_proj.weight",
+        "layers.{i}.self_attn.v_proj.weight",
+    ),
+    (
+        "model.layers.{i}.self_attn.o_proj.weight",
+        "layers.{i}.self_attn.o_proj.weight",
+    ),
+    (
+        "model.layers.{i}.post_attention_layernorm.weight",
+        "layers.{i}.post_attention_layernorm.gamma",
+    ),
+    (
+        "model.layers.{i}.mlp.gate_proj.weight",
+        "layers.{i}.mlp.gate_proj.weight",
+    ),
+    (
+        "model.layers.{i}.mlp.up_proj.weight",
+        "layers.{i}.mlp.up_proj.weight",
+    ),
+    (
+        "model.layers.{i}.mlp.down_proj.weight",
+        "layers.{i}.mlp.down_proj.weight",
+    ),
+];
+
+/// The GGUF token embedding (its shape gives the vocabulary size).
+pub(crate) const GGUF_EMBEDDING: &str = GGUF_NAMES[0].0;
+/// The GGUF untied head.
+pub(crate) const GGUF_HEAD: &str = GGUF_NAMES[2].0;
+
+/// HF files of older transformers versions store the rotary frequencies, which are derived
+/// from the config here.
+const HF_IGNORED: &str = "model.layers.{i}.self_attn.rotary_emb.inv_freq";
+
+/// How a file names and lays out the tensors.
+struct Layout {
+    names: &'static [(&'static str, &'static str)],
+    /// Q and K rows permuted for interleaved rotary pairs (llama.cpp GGUF).
+    interleaved_qk: bool,
+}
+
+impl Layout {
+    /// The file's name for a burn field in block `layer`.
+    fn file_name(&self, field: &str, layer: usize) -> String {
+        let (file, _) = self
+            .names
+            .iter()
+            .find(|(_, f)| *f == field)
+            .expect("every burn field is in the name table");
+        file.replace("{i}", &layer.to_string())
+    }
+}
+
+impl Llama {
+    /// Loads a llama-architecture GGUF file (quantized tensors are dequantized to f32).
+    pub fn from_gguf(path: &Path, device: &Device) -> Result<Self, LlamaError> {
+        let gguf = GgufFile::open(path)?;
+        let config = LlamaConfig::from_gguf(&gguf)?;
+        let layout = Layout {
+            names: &GGUF_NAMES,
+            interleaved_qk: true,
+        };
+        load(&config, &gguf, &layout, &[], device)
+    }
+
+    /// Loads an HF llama directory (`config.json` + `model.safetensors`).
+    pub fn from_hf_dir(dir: &Path, device: &Device) -> Result<Self, LlamaError> {
+        let dir = HfDir::new(dir);
+        let config = LlamaConfig::from_hf_json(&dir.config_path())?;
+        let weights = SafetensorsFile::open(dir.weights_path())?;
+        let layout = Layout {
+            names: &HF_NAMES,
+            interleaved_qk: false,
+        };
+        let ignored: Vec<String> = (0..config.num_hidden_layers)
+            .map(|i| HF_IGNORED.replace("{i}", &i.to_string()))
+            .collect();
+        let ignored: Vec<&str> = ignored.iter().map(String::as_str).collect();
+        load(&config, &weights, &layout, &ignored, device)
+    }
+}
+
+/// Builds the model from any weight source; every tensor is checked against `config`.
+fn load(
+    config: &LlamaConfig,
+    source: &dyn WeightSource,
+    layout: &Layout,
+    ignored: &[&str],
+    device: &Device,
+) -> Result<Llama, LlamaError> {
+    let loader = WeightLoader::new(source, device);
+    let d = config.hidden_size;
+    let hd = config.head_dim;
+    let (heads, kv_heads) = (config.num_attention_heads, config.num_key_value_heads);
+    let ffn = config.intermediate_size;
+    // `rope_heads`: the rows hold that many rotary heads to un-permute (Q and K only).
+    let linear = |field: &str, i: usize, out: usize, inp: usize, rope_heads: Option<usize>| {
+        let mut values = loader.values(&layout.file_name(field, i), &[out, inp])?;
+        if let Some(n) = rope_heads.filter(|_| layout.interleaved_qk) {
+            values = unpermute_rotary_rows(&values, n, out / n, inp);
+        }
+        Ok::<_, LoadError>(Linear {
+            weight: loader.frozen(transpose(&values, out, inp), [inp, out]),
+            bias: None,
+        })
+    };
+    let norm = |field: &str, i: usize| {
+        Ok::<_, LoadError>(RmsNorm {
+            gamma: loader.param(&layout.file_name(field, i), [d])?,
+            epsilon: config.rms_norm_eps,
+        })
+    };
+    let layers = (0..config.num_hidden_layers)
+        .map(|i| {
+            Ok(DecoderLayer {
+                input_layernorm: norm("layers.{i}.input_layernorm.gamma", i)?,
+                self_attn: Attention {
+                    q_proj: linear(
+                        "layers.{i}.self_attn.q_proj.weight",
+                        i,
+                        heads * hd,
+                        d,
+                        Some(heads),
+                    )?,
+                    k_proj: linear(
+                        "layers.{i}.self_attn.k_proj.weight",
+                        i,
+                        kv_heads * hd,
+                        d,
+                        Some(kv_heads),
+                    )?,
+                    v_proj: linear(
+                        "layers.{i}.self_attn.v_proj.weight",
+                        i,
+                        kv_heads * hd,
+                        d,
+                        None,
+                    )?,
+                    o_proj: linear("layers.{i}.self_attn.o_proj.weight", i, d, heads * hd, None)?,
+                    num_heads: heads,
+                    num_kv_heads: kv_heads,
+                    head_dim: hd,
+                },
+                post_attention_layernorm: norm("layers.{i}.post_attention_layernorm.gamma", i)?,
+                mlp: Mlp {
+                    gate_proj: linear("layers.{i}.mlp.gate_proj.weight", i, ffn, d, None)?,
+                    up_proj: linear("layers.{i}.mlp.up_proj.weight", i, ffn, d, None)?,
+                    down_proj: linear("layers.{i}.mlp.down_proj.weight", i, d, ffn, None)?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, LoadError>>()?;
+    let vocab = [config.vocab_size, d];
+    let head_name = layout.file_name("lm_head", 0);
+    // An untied checkpoint must have a head; a tied one may still store a copy of it.
+    let lm_head = if loader.has(&head_name) || !config.tie_word_embeddings {
+        Some(loader.param(&head_name, vocab)?)
+    } else {
+        None
+    };
+    let model = Llama {
+        embed_tokens: Embedding {
+            weight: loader.param(&layout.file_name("embed_tokens.weight", 0), vocab)?,
+        },
+        layers,
+        norm: norm("norm.gamma", 0)?,
+        lm_head,
+        rope: Rope::new(
+            hd,
+            config.max_position_embeddings,
+            config.rope_theta,
+            device,
+        ),
+        vocab_size: config.vocab_size,
+        hidden_size: d,
+    };
+    loader.finish(ignored)?;
+    Ok(model)
+}
+
+/// `[rows, cols]` row-major -> `[cols, rows]` row-major.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for (r, row) in values.chunks_exact(cols).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            out[c * rows + r] = *v;
+        }
+    }
+    out
+}
+
+/// Undoes llama.cpp's Q/K permutation: within each head of `head_dim` rows, GGUF row
+/// `2 * p + j` holds HF row `j * head_dim / 2 + p` (pair `p`, coordinate `j`).
+fn unpermute_rotary_rows(values: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut out = vec![0.0; values.len()];
+    for h in 0..heads {
+        for p in 0..half {
+            for j in 0..2 {
+                let from = (h * head_dim + 2 * p + j) * cols;
+                let to = (h * head_dim + j * half + p) * cols;
+                out[to..to + cols].copy_from_slice(&values[from..from + cols]);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        assert_eq!(
+            transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
+            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
+        );
+    }
+
+    #[test]
+    fn unpermute_inverts_llama_cpp_permutation() {
+        // llama.cpp: w.reshape(heads, 2, hd/2, cols).swapaxes(1, 2): HF row (h, j, p) goes to
+        // GGUF row (h, p, j). Two heads of width 4, one column: HF rows 0..8.
+        let gguf = [0.0, 2.0, 1.0, 3.0, 4.0, 6.0, 5.0, 7.0];
+        assert_eq!(
+            unpermute_rotary_rows(&gguf, 2, 4, 1),
+            vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+        );
+    }
+
+    #[test]
+    fn name_tables_cover_the_same_fields() {
+        let fields =
+            |t: &[(&'static str, &'static str)]| t.iter().map(|(_, f)| *f).collect::<Vec<_>>();
+        assert_eq!(fields(&GGUF_NAMES), fields(&HF_NAMES));
+    }
+}

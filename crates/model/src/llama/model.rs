@@ -1,0 +1,172 @@
+//! The llama-family decoder (token embedding, pre-norm blocks, final RMSNorm, vocabulary head)
+//! and its [`Backbone`] implementation.
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, RmsNorm};
+use burn::tensor::{Bool, Int, Tensor};
+
+use super::attention::Attention;
+use super::mlp::Mlp;
+use super::rope::Rope;
+use crate::backbone::Backbone;
+
+/// One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm,
+    /// Grouped-query self-attention.
+    pub self_attn: Attention,
+    /// Norm before the feed-forward block.
+    pub post_attention_layernorm: RmsNorm,
+    /// SwiGLU feed-forward block.
+    pub mlp: Mlp,
+}
+
+impl DecoderLayer {
+    fn forward(&self, x: Tensor<3>, rope: &Rope, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        let attended =
+            self.self_attn
+                .forward(self.input_layernorm.forward(x.clone()), rope, blocked);
+        self.feed_forward(x + attended)
+    }
+
+    /// A shared prefix `[1, P, d]` and the rows `[B, L, d]` after it (see
+    /// [`Attention::forward_prefixed`]).
+    fn forward_prefixed(
+        &self,
+        p: Tensor<3>,
+        x: Tensor<3>,
+        rope: &Rope,
+        prefix_blocked: Tensor<4, Bool>,
+        rows_blocked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, Tensor<3>) {
+        let (ap, ax) = self.self_attn.forward_prefixed(
+            self.input_layernorm.forward(p.clone()),
+            self.input_layernorm.forward(x.clone()),
+            rope,
+            prefix_blocked,
+            rows_blocked,
+        );
+        (self.feed_forward(p + ap), self.feed_forward(x + ax))
+    }
+
+    /// The residual feed-forward half of the block.
+    fn feed_forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let fed = self
+            .mlp
+            .forward(self.post_attention_layernorm.forward(x.clone()));
+        x + fed
+    }
+}
+
+/// A frozen llama-family causal language model.
+#[derive(Module, Debug)]
+pub struct Llama {
+    /// Token embedding `[V, d]`; also the vocabulary head when `lm_head` is `None`.
+    pub embed_tokens: Embedding,
+    /// Decoder blocks.
+    pub layers: Vec<DecoderLayer>,
+    /// Final norm.
+    pub norm: RmsNorm,
+    /// Untied vocabulary head `[V, d]`, when the checkpoint has one.
+    pub lm_head: Option<Param<Tensor<2>>>,
+    /// Rotary tables.
+    pub rope: Rope,
+    /// Rows of the vocabulary.
+    pub vocab_size: usize,
+    /// Width `d`.
+    pub hidden_size: usize,
+}
+
+impl Llama {
+    /// The vocabulary head `[V, d]` (tied or not).
+    fn head(&self) -> Tensor<2> {
+        match &self.lm_head {
+            Some(head) => head.val(),
+            None => self.embed_tokens.weight.val(),
+        }
+    }
+}
+
+/// `true` where query `i` of row `b` may not see key `j`: keys after the query (causal) and
+/// padding keys.
+fn blocked_mask(attention_mask: Tensor<2, Bool>) -> Tensor<4, Bool> {
+    let [b, t] = attention_mask.dims();
+    let device = attention_mask.device();
+    // `tril_mask` is `true` strictly above the diagonal: the future keys.
+    let future = Tensor::<2, Bool>::tril_mask([t, t], 0, &device).unsqueeze::<4>();
+    let padding = attention_mask.bool_not().reshape([b, 1, 1, t]);
+    future
+        .expand([b, 1, t, t])
+        .bool_or(padding.expand([b, 1, t, t]))
+}
+
+impl Backbone for Llama {
+    fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn max_positions(&self) -> usize {
+        self.rope.max_positions()
+    }
+
+    fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.embed_tokens.forward(ids)
+    }
+
+    fn encode(&self, embeds: Tensor<3>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
+        let blocked = blocked_mask(attention_mask);
+        let x = self.layers.iter().fold(embeds, |x, layer| {
+            layer.forward(x, &self.rope, blocked.clone())
+        });
+        self.norm.forward(x)
+    }
+
+    /// Causal attention lets the prefix ignore the rows, so it runs once (as a batch of one)
+    /// and every row attends to its keys and values.
+    fn encode_with_prefix(
+        &self,
+        prefix: Tensor<2>,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        let [b, l] = attention_mask.dims();
+        let k = prefix.dims()[0];
+        let device = prefix.device();
+        let prefix_blocked = Tensor::<2, Bool>::tril_mask([k, k], 0, &device).unsqueeze::<4>();
+        let rows_blocked = Tensor::cat(
+            vec![
+                Tensor::<4, Bool>::full([b, 1, l, k], false, &device),
+                blocked_mask(attention_mask),
+            ],
+            3,
+        );
+        let (_, x) = self
+            .layers
+            .iter()
+            .fold((prefix.unsqueeze::<3>(), embeds), |(p, x), layer| {
+                layer.forward_prefixed(
+                    p,
+                    x,
+                    &self.rope,
+                    prefix_blocked.clone(),
+                    rows_blocked.clone(),
+                )
+            });
+        self.norm.forward(x)
+    }
+
+    fn vocab_logits(&self, hidden: Tensor<2>, token_ids: Tensor<1, Int>) -> Tensor<2> {
+        let rows = self.head().select(0, token_ids);
+        hidden.matmul(rows.transpose())
+    }
+
+    fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2> {
+        hidden.matmul(self.head().transpose())
+    }
+}

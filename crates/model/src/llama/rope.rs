@@ -1,0 +1,87 @@
+//! Rotary position embedding in the HF transformers layout (`rotate_half`: the first and second
+//! halves of each head are the two coordinates of each rotated pair).
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Precomputed cosines and sines for every position up to the model's maximum.
+#[derive(Module, Debug)]
+pub struct Rope {
+    /// `[max_positions, head_dim]`, each frequency repeated for both halves.
+    cos: Tensor<2>,
+    /// Same layout as `cos`.
+    sin: Tensor<2>,
+}
+
+impl Rope {
+    /// Tables for heads of width `head_dim` (even) with frequency base `theta`.
+    pub fn new(head_dim: usize, max_positions: usize, theta: f64, device: &Device) -> Self {
+        let half = head_dim / 2;
+        // f32 frequencies and angles, as transformers computes them.
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| (1.0 / theta.powf((2 * i) as f64 / head_dim as f64)) as f32)
+            .collect();
+        let mut cos = Vec::with_capacity(max_positions * head_dim);
+        let mut sin = Vec::with_capacity(max_positions * head_dim);
+        for pos in 0..max_positions {
+            for _ in 0..2 {
+                for f in &inv_freq {
+                    let angle = pos as f32 * f;
+                    cos.push(angle.cos());
+                    sin.push(angle.sin());
+                }
+            }
+        }
+        let table = |v: Vec<f32>| {
+            Tensor::<2>::from_data(TensorData::new(v, [max_positions, head_dim]), device)
+        };
+        Self {
+            cos: table(cos),
+            sin: table(sin),
+        }
+    }
+
+    /// Longest sequence the tables cover.
+    pub fn max_positions(&self) -> usize {
+        self.cos.dims()[0]
+    }
+
+    /// Rotates `x` `[B, H, T, head_dim]` by positions `offset..offset + T`.
+    pub fn apply(&self, x: Tensor<4>, offset: usize) -> Tensor<4> {
+        let [_, _, t, head_dim] = x.dims();
+        let half = head_dim / 2;
+        let cos = self.cos.clone().narrow(0, offset, t).unsqueeze::<4>();
+        let sin = self.sin.clone().narrow(0, offset, t).unsqueeze::<4>();
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.clone().narrow(3, half, half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * cos + rotated * sin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_zero_is_identity_and_rotation_keeps_norms() {
+        let device = Device::flex();
+        let rope = Rope::new(4, 8, 10_000.0, &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                vec![1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0],
+                [1, 1, 2, 4],
+            ),
+            &device,
+        );
+        let y: Vec<f32> = rope.apply(x, 0).into_data().try_into_vec_as().unwrap();
+        assert_eq!(&y[..4], &[1.0, 2.0, 3.0, 4.0]);
+        // Position 1, pair (x0, x2) rotated by angle 1, pair (x1, x3) by 1/100.
+        let (c, s) = (1.0f32.cos(), 1.0f32.sin());
+        assert!((y[4] - (1.0 * c - 3.0 * s)).abs() < 1e-6);
+        assert!((y[6] - (3.0 * c + 1.0 * s)).abs() < 1e-6);
+        let (c, s) = (0.01f32.cos(), 0.01f32.sin());
+        assert!((y[5] - (2.0 * c - 4.0 * s)).abs() < 1e-6);
+        assert!((y[7] - (4.0 * c + 2.0 * s)).abs() < 1e-6);
+    }
+}

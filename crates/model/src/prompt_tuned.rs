@@ -1,0 +1,175 @@
+//! A frozen backbone with a soft prompt in front: class scores at each example's answer slot.
+
+use burn::module::Module;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::backbone::Backbone;
+use crate::soft_prompt::{PromptError, SoftPrompt};
+
+/// How a class whose label word has several tokens is scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelTokenPolicy {
+    /// The logit of the word's first token (the usual verbalizer).
+    #[default]
+    FirstToken,
+    /// The mean of the logits of all the word's tokens.
+    MeanOfTokens,
+}
+
+/// The verbalizer's vocabulary rows: class `c` scores `sum_j weights[c, j] * logit(ids[c, j])`.
+/// Classes with fewer tokens than the longest are padded with weight 0.
+#[derive(Debug, Clone)]
+pub struct ClassTokens {
+    /// `[C * n]`, class-major.
+    ids: Tensor<1, Int>,
+    /// `[C, n]`.
+    weights: Tensor<2>,
+    /// `[C]`: each class's first token (the target of the full-vocabulary loss).
+    first: Tensor<1, Int>,
+    num_classes: usize,
+    tokens_per_class: usize,
+}
+
+impl ClassTokens {
+    /// The rows of each class's label-word tokens (`label_token_ids[c]`), scored by `policy`.
+    pub fn new(
+        label_token_ids: &[Vec<u32>],
+        policy: LabelTokenPolicy,
+        device: &Device,
+    ) -> Result<Self, PromptError> {
+        if let Some(c) = label_token_ids.iter().position(Vec::is_empty) {
+            return Err(PromptError::Init {
+                init: "verbalizer",
+                reason: format!("class {c} has no label tokens"),
+            });
+        }
+        let num_classes = label_token_ids.len();
+        let n = match policy {
+            LabelTokenPolicy::FirstToken => 1,
+            LabelTokenPolicy::MeanOfTokens => {
+                label_token_ids.iter().map(Vec::len).max().unwrap_or(1)
+            }
+        };
+        let mut ids = Vec::with_capacity(num_classes * n);
+        let mut weights = Vec::with_capacity(num_classes * n);
+        for tokens in label_token_ids {
+            let used = tokens.len().min(n);
+            for j in 0..n {
+                ids.push(tokens[j.min(used - 1)] as i64);
+                weights.push(if j < used { 1.0 / used as f32 } else { 0.0 });
+            }
+        }
+        let first: Vec<i64> = label_token_ids.iter().map(|t| t[0] as i64).collect();
+        Ok(Self {
+            ids: Tensor::from_data(TensorData::new(ids, [num_classes * n]), device),
+            weights: Tensor::from_data(TensorData::new(weights, [num_classes, n]), device),
+            first: Tensor::from_data(TensorData::new(first, [num_classes]), device),
+            num_classes,
+            tokens_per_class: n,
+        })
+    }
+
+    /// Number of classes `C`.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// The vocabulary id each class label maps to for the full-vocabulary loss (the first
+    /// token of its word): `labels` `[B]` class indices -> `[B]` token ids.
+    pub fn vocab_targets(&self, labels: Tensor<1, Int>) -> Tensor<1, Int> {
+        self.first.clone().select(0, labels)
+    }
+}
+
+/// A frozen backbone `B` with a trainable [`SoftPrompt`] prepended to its token embeddings.
+#[derive(Module, Debug)]
+pub struct PromptTuned<B> {
+    /// The frozen model.
+    pub backbone: B,
+    /// The trainable prompt.
+    pub prompt: SoftPrompt,
+}
+
+impl<B: Backbone + Module> PromptTuned<B> {
+    /// Puts `prompt` in front of `backbone`; their widths must agree.
+    pub fn new(backbone: B, prompt: SoftPrompt) -> Result<Self, PromptError> {
+        if prompt.width() != backbone.hidden_size() {
+            return Err(PromptError::ModelWidth {
+                found: prompt.width(),
+                expected: backbone.hidden_size(),
+            });
+        }
+        Ok(Self { backbone, prompt })
+    }
+
+    /// Longest token input (prompt excluded) the backbone's positions allow.
+    pub fn max_input_len(&self) -> usize {
+        self.backbone
+            .max_positions()
+            .saturating_sub(self.prompt.num_tokens())
+    }
+
+    /// Final hidden states at each row's answer slot: `ids` `[B, L]`, `mask` `[B, L]` (`true` on
+    /// real tokens), `answer_pos` `[B]` (index into `ids` whose hidden state scores the answer)
+    /// -> `[B, d]`. The prompt rows come first and take positions `0..k`.
+    pub fn answer_hidden(
+        &self,
+        ids: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+        answer_pos: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        let [batch, _] = ids.dims();
+        let d = self.backbone.hidden_size();
+        let hidden = self.backbone.encode_with_prefix(
+            self.prompt.values(),
+            self.backbone.embed_tokens(ids),
+            mask,
+        );
+        let slot = answer_pos.reshape([batch, 1, 1]).expand([batch, 1, d]);
+        hidden.gather(1, slot).reshape([batch, d])
+    }
+
+    /// Class scores `[B, C]`: the verbalizer's vocabulary rows at each answer slot (the rest of
+    /// the vocabulary is never computed).
+    pub fn forward(
+        &self,
+        ids: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+        answer_pos: Tensor<1, Int>,
+        classes: &ClassTokens,
+    ) -> Tensor<2> {
+        let hidden = self.answer_hidden(ids, mask, answer_pos);
+        let [batch, _] = hidden.dims();
+        let logits = self
+            .backbone
+            .vocab_logits(hidden, classes.ids.clone())
+            .reshape([batch, classes.num_classes, classes.tokens_per_class]);
+        (logits * classes.weights.clone().unsqueeze::<3>())
+            .sum_dim(2)
+            .reshape([batch, classes.num_classes])
+    }
+
+    /// Logits over the whole vocabulary at each answer slot `[B, V]` (the full-vocabulary loss
+    /// option; targets from [`ClassTokens::vocab_targets`]).
+    pub fn forward_vocab(
+        &self,
+        ids: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+        answer_pos: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        let hidden = self.answer_hidden(ids, mask, answer_pos);
+        self.backbone.full_logits(hidden)
+    }
+
+    /// Mean cross-entropy of `scores` `[B, C]` against `targets` `[B]` (column indices).
+    pub fn loss(scores: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        let [batch, _] = scores.dims();
+        log_softmax(scores, 1)
+            .gather(1, targets.reshape([batch, 1]))
+            .mean()
+            .neg()
+    }
+}

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests: where the shared fixtures live.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+
+pub mod gguf_writer;
+
+/// The shared read-only inputs: `$PROMPT_TUNING_SHARED`, else `<workspace root>/../shared`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("PROMPT_TUNING_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// The tiny random `BertForMaskedLM` fixture directory; fails saying how to get it.
+pub fn tiny_bert_dir() -> PathBuf {
+    let dir = shared_dir().join("fixtures/tiny-bert-mlm");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} is missing: set PROMPT_TUNING_SHARED to the folder holding fixtures/tiny-bert-mlm",
+        dir.display()
+    );
+    dir
+}
+
+/// A llama shape small enough for fast tests, with grouped-query attention (4 query heads
+/// sharing 2 key/value heads) like SmolLM2.
+pub fn tiny_llama_config() -> prompt_model::LlamaConfig {
+    prompt_model::LlamaConfig {
+        vocab_size: 64,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 4,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        max_position_embeddings: 64,
+        tie_word_embeddings: true,
+    }
+}
+
+/// Values of a float tensor as `f32`.
+pub fn floats<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .expect("float tensor")
+}
+
+/// Largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A file under [`shared_dir`]; fails saying how to fix it when the file is missing.
+pub fn shared_file(relative: &str) -> PathBuf {
+    let path = shared_dir().join(relative);
+    assert!(
+        path.is_file(),
+        "{} is missing: set PROMPT_TUNING_SHARED to the folder holding assets/ and fixtures/",
+        path.display()
+    );
+    path
+}
+
+/// The SmolLM2-135M-Instruct Q4_1 GGUF in the model cache; fails saying how to get it.
+pub fn smollm2_gguf() -> PathBuf {
+    let model = prompt_model::cache::SMOLLM2_135M_INSTRUCT;
+    let path = model.cached_path();
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask fetch {}`",
+        path.display(),
+        model.name
+    );
+    path
+}

@@ -1,0 +1,81 @@
+//! SmolLM2-135M-Instruct (the real GGUF) against HF transformers: token ids, last-position
+//! logits, and a prompt-tuned forward/backward, within 1e-3 absolute or 1e-4 relative.
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use common::{shared_file, smollm2_gguf};
+use prompt_model::reference::{Tolerance, check_reference};
+use prompt_model::{Backbone, Llama, LlamaConfig};
+
+#[test]
+fn smollm2_reproduces_the_transformers_reference() {
+    let reference = shared_file("fixtures/smollm2_reference.json");
+    let report = check_reference(
+        &reference,
+        &smollm2_gguf(),
+        &Device::flex(),
+        Tolerance::default(),
+    )
+    .unwrap();
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    let mut expected = vec![
+        ("ids".to_string(), 5 + 17 + 15 + 21),
+        ("last_logits_first16".to_string(), 4 * 16),
+        ("top10_ids".to_string(), 4 * 10),
+        ("top10_logits".to_string(), 4 * 10),
+        ("label_logits".to_string(), 4 * 2),
+    ];
+    for k in ["prompt1", "prompt5"] {
+        expected.push((format!("{k}.label_logits"), 4 * 2));
+        expected.push((format!("{k}.loss"), 4));
+        expected.push((format!("{k}.grad_norm"), 4));
+        expected.push((format!("{k}.grad_row0_first8"), 4 * 8));
+    }
+    let found: Vec<(String, usize)> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), c.count))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+struct Frozen(Vec<bool>);
+
+impl ModuleVisitor for Frozen {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().is_require_grad());
+    }
+}
+
+#[test]
+fn smollm2_gguf_has_the_documented_shape_and_loads_frozen() {
+    let path = smollm2_gguf();
+    let gguf = prompt_model::gguf::GgufFile::open(&path).unwrap();
+    let config = LlamaConfig::from_gguf(&gguf).unwrap();
+    assert_eq!(
+        config,
+        LlamaConfig {
+            vocab_size: 49152,
+            hidden_size: 576,
+            intermediate_size: 1536,
+            num_hidden_layers: 30,
+            num_attention_heads: 9,
+            num_key_value_heads: 3,
+            head_dim: 64,
+            rms_norm_eps: 1e-5f32 as f64,
+            rope_theta: 100_000.0,
+            max_position_embeddings: 8192,
+            tie_word_embeddings: true,
+        }
+    );
+    let model = Llama::from_gguf(&path, &Device::flex().autodiff()).unwrap();
+    assert_eq!(model.num_params(), 134_515_008);
+    assert_eq!((model.hidden_size(), model.vocab_size()), (576, 49152));
+    let mut frozen = Frozen(Vec::new());
+    model.visit(&mut frozen);
+    assert_eq!(frozen.0.len(), 2 + 30 * 9);
+    assert!(frozen.0.iter().all(|requires_grad| !requires_grad));
+}

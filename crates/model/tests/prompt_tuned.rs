@@ -1,0 +1,167 @@
+//! Prompt tuning on a small random llama: class scores come from the verbalizer's rows at the
+//! answer slot, padding does not matter, and an optimizer step moves the prompt only.
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Bool, Device, Distribution, Gradients, Int, Tensor, TensorData};
+use common::{floats, max_abs_diff, tiny_llama_config};
+use prompt_model::{ClassTokens, LabelTokenPolicy, Llama, PromptTuned, SoftPrompt};
+
+/// Right-padded batch: ids, mask, answer positions (each row's last real token).
+fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
+    let len = rows.iter().map(|r| r.len()).max().unwrap();
+    let mut ids = Vec::new();
+    let mut mask = Vec::new();
+    for row in rows {
+        for j in 0..len {
+            ids.push(row.get(j).copied().unwrap_or(0));
+            mask.push(j < row.len());
+        }
+    }
+    let answer: Vec<i64> = rows.iter().map(|r| r.len() as i64 - 1).collect();
+    let n = rows.len();
+    (
+        Tensor::from_data(TensorData::new(ids, [n, len]), device),
+        Tensor::from_data(TensorData::new(mask, [n, len]), device),
+        Tensor::from_data(TensorData::new(answer, [n]), device),
+    )
+}
+
+fn tiny_model(k: usize, device: &Device) -> PromptTuned<Llama> {
+    let backbone = tiny_llama_config().init(device);
+    let prompt = Tensor::<2>::random([k, 16], Distribution::Uniform(-0.5, 0.5), device);
+    PromptTuned::new(backbone, SoftPrompt::from_tensor(prompt)).unwrap()
+}
+
+const ROWS: [&[i64]; 2] = [&[5, 9, 12, 3, 7], &[40, 2, 33]];
+
+#[test]
+fn class_scores_are_the_verbalizer_columns_of_the_answer_slot_logits() {
+    let device = Device::flex();
+    let model = tiny_model(3, &device);
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let labels = vec![vec![10u32, 11], vec![20], vec![30, 31, 32]];
+    let vocab = floats(model.forward_vocab(ids.clone(), mask.clone(), answer.clone()));
+    let v = 64;
+    let first = ClassTokens::new(&labels, LabelTokenPolicy::FirstToken, &device).unwrap();
+    let scores = floats(model.forward(ids.clone(), mask.clone(), answer.clone(), &first));
+    let expected: Vec<f32> = (0..2)
+        .flat_map(|b| labels.iter().map(move |t| (b, t)))
+        .map(|(b, t)| vocab[b * v + t[0] as usize])
+        .collect();
+    assert!(max_abs_diff(&scores, &expected) < 1e-5);
+
+    let mean = ClassTokens::new(&labels, LabelTokenPolicy::MeanOfTokens, &device).unwrap();
+    let scores = floats(model.forward(ids, mask, answer, &mean));
+    let expected: Vec<f32> = (0..2)
+        .flat_map(|b| labels.iter().map(move |t| (b, t)))
+        .map(|(b, t)| t.iter().map(|&i| vocab[b * v + i as usize]).sum::<f32>() / t.len() as f32)
+        .collect();
+    assert!(max_abs_diff(&scores, &expected) < 1e-5);
+}
+
+#[test]
+fn a_row_scores_the_same_alone_and_right_padded_in_a_batch() {
+    let device = Device::flex();
+    let model = tiny_model(4, &device);
+    let classes =
+        ClassTokens::new(&[vec![1], vec![2]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let both = floats(model.forward(ids, mask, answer, &classes));
+    let (ids, mask, answer) = batch(&ROWS[1..], &device);
+    let alone = floats(model.forward(ids, mask, answer, &classes));
+    assert!(max_abs_diff(&both[2..], &alone) < 1e-5);
+}
+
+#[test]
+fn loss_is_the_mean_cross_entropy_over_classes() {
+    let device = Device::flex();
+    let scores = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 2.0, 0.0, 0.0], [2, 2]),
+        &device,
+    );
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
+    let loss = floats(PromptTuned::<Llama>::loss(scores, targets))[0];
+    let expected = ((1.0 + (-1.0f32).exp()).ln() + 2.0f32.ln()) / 2.0;
+    assert!((loss - expected).abs() < 1e-6);
+}
+
+/// Every float parameter's values, and whether `grads` holds a gradient for it.
+struct Snapshot<'a> {
+    grads: Option<&'a Gradients>,
+    params: Vec<(Vec<f32>, bool)>,
+}
+
+impl ModuleVisitor for Snapshot<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let has_grad = self.grads.is_some_and(|g| param.val().grad(g).is_some());
+        self.params.push((floats(param.val()), has_grad));
+    }
+}
+
+fn snapshot(module: &impl Module, grads: Option<&Gradients>) -> Vec<(Vec<f32>, bool)> {
+    let mut visitor = Snapshot {
+        grads,
+        params: Vec::new(),
+    };
+    module.visit(&mut visitor);
+    visitor.params
+}
+
+#[test]
+fn one_adamw_step_changes_the_prompt_and_no_backbone_parameter() {
+    let device = Device::flex().autodiff();
+    let model = tiny_model(3, &device);
+    let classes =
+        ClassTokens::new(&[vec![10], vec![20]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
+    let scores = model.forward(ids, mask, answer, &classes);
+    let grads = PromptTuned::<Llama>::loss(scores, labels).backward();
+
+    let backbone_before = snapshot(&model.backbone, Some(&grads));
+    assert_eq!(backbone_before.len(), 2 + 2 * 9);
+    assert!(
+        backbone_before.iter().all(|(_, has_grad)| !has_grad),
+        "a backbone parameter got a gradient"
+    );
+    let prompt_before = snapshot(&model.prompt, Some(&grads));
+    assert!(prompt_before[0].1, "the prompt got no gradient");
+
+    let grads = GradientsParams::from_grads(grads, &model);
+    assert_eq!(grads.len(), 1, "only the prompt has a gradient");
+    let model = AdamWConfig::new().init().step(1e-2, model, grads);
+
+    let backbone_after = snapshot(&model.backbone, None);
+    for (before, after) in backbone_before.iter().zip(&backbone_after) {
+        let same = before
+            .0
+            .iter()
+            .zip(&after.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "a backbone parameter changed");
+    }
+    let prompt_after = snapshot(&model.prompt, None);
+    // Adam's first step moves every coordinate with a non-zero gradient by about the lr.
+    let moved = max_abs_diff(&prompt_before[0].0, &prompt_after[0].0);
+    assert!((moved - 1e-2).abs() < 2e-3, "prompt moved by {moved}");
+}
+
+#[test]
+fn a_prompt_of_another_width_is_refused() {
+    let device = Device::flex();
+    let prompt = SoftPrompt::from_tensor(Tensor::<2>::zeros([2, 8], &device));
+    let err = PromptTuned::new(tiny_llama_config().init(&device), prompt).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            prompt_model::PromptError::ModelWidth {
+                found: 8,
+                expected: 16
+            }
+        ),
+        "{err}"
+    );
+}
