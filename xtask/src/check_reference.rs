@@ -1,0 +1,36 @@
+//! `cargo xtask check-reference PATH`: runs a model on the inputs of a reference file written
+//! by HF transformers and prints the largest differences per quantity; fails past tolerance.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
+use prompt_model::reference::{GRADIENT_FACTORS, Tolerance, check_reference};
+
+pub fn run(reference: &Path, model: Option<&Path>, tolerance: Tolerance) -> Result<()> {
+    let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
+    let model = model.unwrap_or(&default_model);
+    let report = check_reference(reference, model, &burn::tensor::Device::flex(), tolerance)?;
+    println!("reference: {}", report.reference.display());
+    println!("model:     {}", report.model.display());
+    println!(
+        "tolerance: {:e} absolute or {:e} relative; gradients x{} and x{} (ids exact)\n",
+        tolerance.abs, tolerance.rel, GRADIENT_FACTORS.0, GRADIENT_FACTORS.1
+    );
+    println!("{:<28} {:>6} {:>12} {:>12}  verdict", "quantity", "values", "max abs", "max rel");
+    for check in &report.checks {
+        println!(
+            "{:<28} {:>6} {:>12.3e} {:>12.3e}  {}",
+            check.name,
+            check.count,
+            check.max_abs,
+            check.max_rel,
+            if check.passed { "ok" } else { "FAIL" }
+        );
+    }
+    if !report.passed() {
+        bail!("the model differs from {} beyond tolerance", reference.display());
+    }
+    println!("\nall quantities within tolerance");
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! `cargo xtask …`: the project's command line (fetching assets, training, evaluation, checks).
+
+mod check_reference;
+mod fetch;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use prompt_model::reference::Tolerance;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Soft-prompt tuning of frozen language models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download a model into the model cache or a dataset into the data root.
+    Fetch {
+        /// `smollm2-135m-instruct` (the default model) or `sst2` (GLUE SST-2).
+        what: String,
+    },
+    /// Compare a model with a reference file of HF transformers outputs (the format of
+    /// `../shared/fixtures/*_reference.json`).
+    CheckReference {
+        /// The reference JSON file.
+        reference: PathBuf,
+        /// The model: a GGUF file or an HF directory (default: the cached SmolLM2).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Largest accepted absolute difference.
+        #[arg(long, default_value_t = 1e-3)]
+        abs: f64,
+        /// Largest accepted relative difference.
+        #[arg(long, default_value_t = 1e-4)]
+        rel: f64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Fetch { what } => fetch::run(&what),
+        Command::CheckReference {
+            reference,
+            model,
+            abs,
+            rel,
+        } => check_reference::run(&reference, model.as_deref(), Tolerance { abs, rel }),
+    }
+}
