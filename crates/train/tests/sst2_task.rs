@@ -1,0 +1,75 @@
+//! The shipped SST-2 config against the real data and the real tokenizer: every example
+//! encodes, the label words are single tokens, the answer slot is the last token; the model
+//! loads through `with_backbone`.
+
+mod common;
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleDisplay};
+use burn::tensor::Device;
+use prompt_data::Tokenizer;
+use prompt_model::gguf::GgufFile;
+use prompt_model::tokenizer::tokenizer_from_gguf;
+use prompt_model::{Backbone, LabelTokenPolicy, ModelFamily};
+use prompt_train::{ExperimentConfig, TrainError, WithBackbone, prepare_task, with_backbone};
+
+#[test]
+fn sst2_config_encodes_the_real_splits() {
+    let config =
+        ExperimentConfig::load(&common::workspace_root().join("configs/sst2.toml"), &[]).unwrap();
+    let model = config.model.resolved_path();
+    assert!(
+        model.is_file(),
+        "{} is missing: fetch it with `cargo xtask fetch` (see shared/assets/README.md)",
+        model.display()
+    );
+    let tokenizer = tokenizer_from_gguf(&GgufFile::open(&model).unwrap()).unwrap();
+    let task = prepare_task(&config, &tokenizer, ModelFamily::Llama, 8192).unwrap_or_else(|e| {
+        panic!("{e} (SST-2 lives in ../shared/assets/sst2; PROMPT_TUNING_SHARED overrides)")
+    });
+    assert_eq!((task.train.len(), task.dev.len()), (67_349, 872));
+    // " negative" and " positive" as in the transformers reference fixture.
+    assert_eq!(task.label_token_ids, [vec![3524], vec![2731]]);
+    assert_eq!(task.policy, LabelTokenPolicy::FirstToken);
+    assert_eq!(task.dev.iter().filter(|e| e.label == 1).count(), 444);
+    for example in task.train.iter().chain(&task.dev) {
+        assert_eq!(example.answer_pos, example.ids.len() - 1);
+        assert!(example.ids.len() <= 128, "{}", example.ids.len());
+    }
+}
+
+/// Reports what `with_backbone` loaded.
+struct Shape;
+
+impl WithBackbone for Shape {
+    type Output = (ModelFamily, usize, usize, u32);
+
+    fn run<B: Backbone + Module + ModuleDisplay>(
+        self,
+        backbone: B,
+        tokenizer: &Tokenizer,
+        family: ModelFamily,
+    ) -> Result<Self::Output, TrainError> {
+        let id = tokenizer.token_to_id("Ġpositive").unwrap_or(u32::MAX);
+        Ok((family, backbone.hidden_size(), backbone.vocab_size(), id))
+    }
+}
+
+#[test]
+fn with_backbone_loads_the_default_model_with_its_tokenizer() {
+    let path = prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path();
+    assert!(
+        path.is_file(),
+        "{} is missing: fetch it with `cargo xtask fetch`",
+        path.display()
+    );
+    let shape = with_backbone(&path, &Device::flex(), Shape).unwrap();
+    assert_eq!(shape, (ModelFamily::Llama, 576, 49_152, 2731));
+    let missing = with_backbone(Path::new("/no/such/model.gguf"), &Device::flex(), Shape);
+    let e = missing.unwrap_err().to_string();
+    assert!(
+        e.starts_with("model /no/such/model.gguf not found: fetch"),
+        "{e}"
+    );
+}

@@ -1,0 +1,43 @@
+//! `cargo xtask train CONFIG [--resume] [--set key.path=value]…`: runs one experiment,
+//! fetching the default model first when the config uses it and the cache lacks it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
+use prompt_train::{ExperimentConfig, Override, TrainOptions, train};
+
+use crate::fetch;
+
+pub fn run(config_path: &Path, resume: bool, overrides: &[String]) -> Result<()> {
+    let overrides = overrides
+        .iter()
+        .map(|o| Override::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = ExperimentConfig::load(config_path, &overrides)
+        .with_context(|| format!("cannot use the config {}", config_path.display()))?;
+    if config.model.path.is_none() && !SMOLLM2_135M_INSTRUCT.cached_path().exists() {
+        fetch::fetch_model(&SMOLLM2_135M_INSTRUCT)?;
+    }
+    let options = TrainOptions {
+        resume,
+        ..TrainOptions::default()
+    };
+    let summary = train(&config, &options)?;
+    println!(
+        "{} steps in {:.0} s ({:.2} training examples/s); output in {}",
+        summary.steps,
+        summary.seconds,
+        summary.examples_per_s,
+        summary.output.display()
+    );
+    if let Some(best) = summary.best {
+        println!(
+            "best dev accuracy {:.2} % at step {} (loss {:.4})",
+            100.0 * best.accuracy,
+            best.step,
+            best.loss
+        );
+    }
+    Ok(())
+}
