@@ -1,0 +1,20 @@
+//! The shipped Chinese BERT example config parses into the method's template and verbalizer.
+
+mod common;
+
+use prompt_train::ExperimentConfig;
+
+#[test]
+fn chinese_bert_example_config_loads() {
+    let path = common::workspace_root().join("configs/zh_bert_sentiment.toml");
+    let config = ExperimentConfig::load(&path, &[]).expect("the shipped config is valid");
+    assert_eq!(config.template.fields().collect::<Vec<_>>(), ["text"]);
+    // The answer slot sits inside the sentence, as a masked LM allows.
+    assert!(!config.template.ends_with_mask());
+    assert_eq!(
+        config.verbalizer.label_words,
+        vec![vec!["差".to_string()], vec!["好".to_string()]]
+    );
+    assert_eq!(config.data.columns.label_names, vec!["负面", "正面"]);
+    assert_eq!(config.prompt.length, 20);
+}
