@@ -17,7 +17,10 @@ pub fn run(reference: &Path, model: Option<&Path>, tolerance: Tolerance) -> Resu
         "tolerance: {:e} absolute or {:e} relative; gradients x{} and x{} (ids exact)\n",
         tolerance.abs, tolerance.rel, GRADIENT_FACTORS.0, GRADIENT_FACTORS.1
     );
-    println!("{:<28} {:>6} {:>12} {:>12}  verdict", "quantity", "values", "max abs", "max rel");
+    println!(
+        "{:<28} {:>6} {:>12} {:>12}  verdict",
+        "quantity", "values", "max abs", "max rel"
+    );
     for check in &report.checks {
         println!(
             "{:<28} {:>6} {:>12.3e} {:>12.3e}  {}",
@@ -29,7 +32,10 @@ pub fn run(reference: &Path, model: Option<&Path>, tolerance: Tolerance) -> Resu
         );
     }
     if !report.passed() {
-        bail!("the model differs from {} beyond tolerance", reference.display());
+        bail!(
+            "the model differs from {} beyond tolerance",
+            reference.display()
+        );
     }
     println!("\nall quantities within tolerance");
     Ok(())

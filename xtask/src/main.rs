@@ -7,11 +7,14 @@ mod train;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use prompt_model::reference::Tolerance;
 use clap::{Parser, Subcommand};
+use prompt_model::reference::Tolerance;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Soft-prompt tuning of frozen language models")]
+#[command(
+    name = "cargo xtask",
+    about = "Soft-prompt tuning of frozen language models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -30,5 +30,5 @@ pub use hf_dir::HfDir;
 pub use llama::{Llama, LlamaConfig, LlamaError};
 pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};
 pub use prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptTuned};
-pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};
 pub use safetensors_source::SafetensorsFile;
+pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};

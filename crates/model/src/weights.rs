@@ -41,13 +41,13 @@ impl<'a> WeightLoader<'a> {
 
     /// The raw values of tensor `name`, checked against `expected` (row-major shape).
     pub fn values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, LoadError> {
-        let (shape, values) = self
-            .source
-            .read_f32(name)
-            .ok_or_else(|| LoadError::MissingTensor {
-                path: self.source.path().to_path_buf(),
-                name: name.to_string(),
-            })??;
+        let (shape, values) =
+            self.source
+                .read_f32(name)
+                .ok_or_else(|| LoadError::MissingTensor {
+                    path: self.source.path().to_path_buf(),
+                    name: name.to_string(),
+                })??;
         if shape != expected {
             return Err(LoadError::ShapeMismatch {
                 path: self.source.path().to_path_buf(),
