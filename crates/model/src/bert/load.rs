@@ -34,7 +34,7 @@ use super::mlm_head::MlmHead;
 use super::model::Bert;
 use crate::error::LoadError;
 use crate::hf_dir::HfDir;
-use crate::weights::{WeightLoader, WeightSource};
+use crate::weights::{WeightLoader, WeightSource, transpose};
 
 const DECODER_WEIGHT: &str = "cls.predictions.decoder.weight";
 const DECODER_BIAS: &str = "cls.predictions.decoder.bias";
@@ -180,29 +180,5 @@ impl Weights<'_> {
         norm.gamma = self.loader.param(&gamma, [d])?;
         norm.beta = Some(self.loader.param(&beta, [d])?);
         Ok(norm)
-    }
-}
-
-/// Row-major `[rows, cols]` to row-major `[cols, rows]`.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (c, &value) in row.iter().enumerate() {
-            out[c * rows + r] = value;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transpose_swaps_rows_and_columns() {
-        assert_eq!(
-            transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
-            [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
-        );
     }
 }

@@ -35,7 +35,7 @@ use crate::error::LoadError;
 use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
 use crate::safetensors_source::SafetensorsFile;
-use crate::weights::{WeightLoader, WeightSource};
+use crate::weights::{WeightLoader, WeightSource, transpose};
 
 /// GGUF tensor name -> burn field (`{i}` is the block index).
 pub const GGUF_NAMES: [(&str, &str); 12] = [
@@ -269,17 +269,6 @@ fn load(
     Ok(model)
 }
 
-/// `[rows, cols]` row-major -> `[cols, rows]` row-major.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            out[c * rows + r] = *v;
-        }
-    }
-    out
-}
-
 /// Undoes llama.cpp's Q/K permutation: within each head of `head_dim` rows, GGUF row
 /// `2 * p + j` holds HF row `j * head_dim / 2 + p` (pair `p`, coordinate `j`).
 fn unpermute_rotary_rows(values: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
@@ -300,14 +289,6 @@ fn unpermute_rotary_rows(values: &[f32], heads: usize, head_dim: usize, cols: us
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transpose_swaps_rows_and_columns() {
-        assert_eq!(
-            transpose(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3),
-            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
-        );
-    }
 
     #[test]
     fn unpermute_inverts_llama_cpp_permutation() {
