@@ -1,7 +1,10 @@
 //! `cargo xtask …`: the project's command line (fetching assets, training, evaluation, checks).
 
+mod bench;
 mod check_reference;
+mod eval;
 mod fetch;
+mod regress;
 mod train;
 
 use std::path::PathBuf;
@@ -9,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use prompt_model::reference::Tolerance;
+use prompt_train::BenchOptions;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +42,52 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Score a run's best prompt (or its template alone) on a data file: accuracy, macro-F1,
+    /// per-class precision/recall and the confusion matrix.
+    Eval {
+        /// The run folder `cargo xtask train` wrote (its config.toml and best/).
+        #[arg(long)]
+        artifact: PathBuf,
+        /// The data file (TSV, CSV or JSONL, read with the run's columns); default: the run's
+        /// dev split.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Score only the first N examples.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Score the template alone, without the prompt (k = 0).
+        #[arg(long)]
+        zero_shot: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accuracy regression check: a committed prompt and a short training run against a
+    /// committed baseline (see configs/sst2_ci.toml); exits non-zero on a regression.
+    Regress {
+        /// The regression config.
+        config: PathBuf,
+        /// Measure and write the baseline file instead of checking against it.
+        #[arg(long)]
+        write_baseline: bool,
+    },
+    /// Measure training and evaluation examples/s of an experiment on its own model and data.
+    Bench {
+        /// The experiment's TOML file.
+        config: PathBuf,
+        /// Timed training steps (after two untimed warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Dev examples in the timed evaluation.
+        #[arg(long, default_value_t = 256)]
+        eval_examples: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Override a config value, e.g. `--set train.batch_size=16` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// Compare a model with a reference file of HF transformers outputs (the format of
     /// `../shared/fixtures/*_reference.json`).
     CheckReference {
@@ -63,6 +113,33 @@ fn main() -> Result<()> {
             resume,
             overrides,
         } => train::run(&config, resume, &overrides),
+        Command::Eval {
+            artifact,
+            data,
+            limit,
+            zero_shot,
+            json,
+        } => eval::run(&artifact, data.as_deref(), limit, zero_shot, json),
+        Command::Regress {
+            config,
+            write_baseline,
+        } => regress::run(&config, write_baseline),
+        Command::Bench {
+            config,
+            steps,
+            eval_examples,
+            json,
+            overrides,
+        } => bench::run(
+            &config,
+            &overrides,
+            &BenchOptions {
+                train_steps: steps,
+                eval_examples,
+                ..BenchOptions::default()
+            },
+            json,
+        ),
         Command::CheckReference {
             reference,
             model,

@@ -10,15 +10,7 @@ use prompt_train::{ExperimentConfig, Override, TrainOptions, train};
 use crate::fetch;
 
 pub fn run(config_path: &Path, resume: bool, overrides: &[String]) -> Result<()> {
-    let overrides = overrides
-        .iter()
-        .map(|o| Override::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = ExperimentConfig::load(config_path, &overrides)
-        .with_context(|| format!("cannot use the config {}", config_path.display()))?;
-    if config.model.path.is_none() && !SMOLLM2_135M_INSTRUCT.cached_path().exists() {
-        fetch::fetch_model(&SMOLLM2_135M_INSTRUCT)?;
-    }
+    let config = load_config(config_path, overrides)?;
     let options = TrainOptions {
         resume,
         ..TrainOptions::default()
@@ -40,4 +32,19 @@ pub fn run(config_path: &Path, resume: bool, overrides: &[String]) -> Result<()>
         );
     }
     Ok(())
+}
+
+/// Reads the config with its `--set` overrides and, when it uses the default model and the
+/// cache lacks it, fetches the model.
+pub fn load_config(config_path: &Path, overrides: &[String]) -> Result<ExperimentConfig> {
+    let overrides = overrides
+        .iter()
+        .map(|o| Override::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = ExperimentConfig::load(config_path, &overrides)
+        .with_context(|| format!("cannot use the config {}", config_path.display()))?;
+    if config.model.path.is_none() && !SMOLLM2_135M_INSTRUCT.cached_path().exists() {
+        fetch::fetch_model(&SMOLLM2_135M_INSTRUCT)?;
+    }
+    Ok(config)
 }

@@ -1,3 +1,16 @@
-//! Evaluation reports, prompt-length / init / seed sweeps and the accuracy regression check
-//! build here on `prompt-train`'s evaluation; the crate holds no code yet.
+//! Evaluation of soft prompts: accuracy, macro-F1, per-class precision/recall and confusion
+//! matrices for any split, zero-shot scoring of the template alone ([`score`]), and the
+//! accuracy regression check CI runs ([`regress`]).
 #![warn(missing_docs)]
+
+mod error;
+pub mod metrics;
+pub mod regress;
+pub mod score;
+
+pub use error::EvalError;
+pub use metrics::{ClassMetrics, ClassificationMetrics};
+pub use regress::{
+    Baseline, CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict, verdict_table,
+};
+pub use score::{EvalReport, EvalSpec, PromptChoice, score};

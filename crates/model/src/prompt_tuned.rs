@@ -123,11 +123,14 @@ impl<B: Backbone + Module> PromptTuned<B> {
     ) -> Tensor<2> {
         let [batch, _] = ids.dims();
         let d = self.backbone.hidden_size();
-        let hidden = self.backbone.encode_with_prefix(
-            self.prompt.values(),
-            self.backbone.embed_tokens(ids),
-            mask,
-        );
+        let embeds = self.backbone.embed_tokens(ids);
+        // An empty prompt is the template alone (the paper's "prompt design" baseline).
+        let hidden = if self.prompt.num_tokens() == 0 {
+            self.backbone.encode(embeds, mask)
+        } else {
+            self.backbone
+                .encode_with_prefix(self.prompt.values(), embeds, mask)
+        };
         let slot = answer_pos.reshape([batch, 1, 1]).expand([batch, 1, d]);
         hidden.gather(1, slot).reshape([batch, d])
     }

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod backbone;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 mod error;
@@ -25,12 +26,13 @@ use prompt_data::Tokenizer;
 use prompt_model::{Backbone, ModelFamily, SoftPrompt};
 
 pub use backbone::{WithBackbone, with_backbone};
+pub use bench::{BenchOptions, BenchReport, bench};
 pub use config::{ExperimentConfig, Override};
 pub use error::{CheckpointError, ConfigError, TrainError};
 pub use evaluate::{Evaluation, evaluate};
 pub use progress::ProgressMode;
-pub use run::{TrainOptions, TrainSummary, prompt_values, train_prompt};
-pub use task::{PreparedTask, prepare_task};
+pub use run::{TrainOptions, TrainSummary, prompt_values, train_prompt, train_step};
+pub use task::{PreparedTask, TaskEncoder, prepare_task, read_split};
 
 /// Runs the experiment `config` describes: loads the backbone and its tokenizer, reads and
 /// encodes the data, initialises the prompt (or resumes) and trains it, writing the output
@@ -39,30 +41,34 @@ pub fn train(
     config: &ExperimentConfig,
     options: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
-    if config.threads == 0 {
-        return train_on_pool(config, options);
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .build()
-        .map_err(|source| TrainError::Threads {
-            threads: config.threads,
-            source,
-        })?
-        .install(|| train_on_pool(config, options))
+    on_threads(config.threads, || {
+        options.device.seed(config.seed);
+        let device = options.device.clone().autodiff();
+        with_backbone(
+            &config.model.resolved_path(),
+            &device,
+            Experiment { config, options },
+        )
+    })
 }
 
-fn train_on_pool(
-    config: &ExperimentConfig,
-    options: &TrainOptions,
-) -> Result<TrainSummary, TrainError> {
-    options.device.seed(config.seed);
-    let device = options.device.clone().autodiff();
-    with_backbone(
-        &config.model.resolved_path(),
-        &device,
-        Experiment { config, options },
-    )
+/// Runs `work` on a pool of `threads` threads (0: rayon's global pool, one per core), where
+/// the backend's parallel tensor work runs.
+pub fn on_threads<T>(
+    threads: usize,
+    work: impl FnOnce() -> Result<T, TrainError> + Send,
+) -> Result<T, TrainError>
+where
+    T: Send,
+{
+    if threads == 0 {
+        return work();
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|source| TrainError::Threads { threads, source })?
+        .install(work)
 }
 
 /// A whole experiment, run once the backbone is loaded.

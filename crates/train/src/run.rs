@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::lr_scheduler::LrSchedulerRecord;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::module::{Module, ModuleDisplay, ParamId};
-use burn::optim::{GradientsParams, OptimizerRecord};
+use burn::optim::{GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use prompt_data::{Encoded, PromptBatcher};
+use prompt_data::{Encoded, PromptBatch, PromptBatcher};
 use prompt_model::{Backbone, ClassTokens, PromptTuned, SoftPrompt};
 
 use crate::artifacts::RunDir;
@@ -226,14 +227,9 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
             .expect("the training set is not empty");
         let items: Vec<Encoded> = indices.iter().map(|&i| task.train[i].clone()).collect();
         let batch = batcher.batch(items, &train_device);
-        let labels = batch.labels.clone();
-        let (loss, scores) = score_batch(&model, &train_classes, batch);
-        let grads = GradientsParams::from_grads(loss.backward(), &model.prompt);
         let rate = scheduler.step();
         let lr = rate.base();
-        model.prompt = optimizer.step(rate, model.prompt.clone(), grads);
-        let loss = f64::from(loss.into_scalar::<f32>());
-        let (_, correct) = predictions(scores, labels);
+        let (loss, correct) = train_step(&mut model, &mut optimizer, rate, &train_classes, batch);
         state.step += 1;
         state.cursor = next_cursor;
         if !loss.is_finite() {
@@ -355,6 +351,23 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     })
 }
 
+/// One optimizer step on `batch` (built on an autodiff device): updates the prompt and returns
+/// the batch's mean loss and how many of its rows the model got right before the update.
+pub fn train_step<B: Backbone + Module>(
+    model: &mut PromptTuned<B>,
+    optimizer: &mut ModuleOptimizer,
+    rate: ModuleLearningRate,
+    classes: &ClassTokens,
+    batch: PromptBatch,
+) -> (f64, usize) {
+    let labels = batch.labels.clone();
+    let (loss, scores) = score_batch(model, classes, batch);
+    let grads = GradientsParams::from_grads(loss.backward(), &model.prompt);
+    model.prompt = optimizer.step(rate, model.prompt.clone(), grads);
+    let (_, correct) = predictions(scores, labels);
+    (f64::from(loss.into_scalar::<f32>()), correct)
+}
+
 /// The prompt's values, row-major.
 pub fn prompt_values(prompt: &SoftPrompt) -> Vec<f32> {
     prompt
@@ -366,7 +379,7 @@ pub fn prompt_values(prompt: &SoftPrompt) -> Vec<f32> {
 
 fn snapshot(
     prompt: &SoftPrompt,
-    optimizer: &burn::optim::ModuleOptimizer,
+    optimizer: &ModuleOptimizer,
     scheduler: &burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler,
     state: &RunState,
     seed: u64,

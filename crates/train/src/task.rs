@@ -61,62 +61,97 @@ pub fn prepare_task(
     family: ModelFamily,
     max_positions: usize,
 ) -> Result<PreparedTask, TrainError> {
-    let data = &config.data;
-    let options = ReadOptions {
-        format: data.format,
-        skip_bad_rows: data.skip_bad_rows,
-    };
-    let read = |path: &Path| -> Result<LoadedDataset, TrainError> {
-        let path = resolve_split(path)?;
-        Ok(read_dataset(&path, &data.columns, &options)?)
-    };
-    let train = read(&data.train)?;
-    let dev = read(&data.dev)?;
-
-    let verbalizer = Verbalizer::new(&config.verbalizer, &train.label_names, tokenizer)?;
-    let label_token_ids = (0..verbalizer.num_classes())
-        .map(|class| match verbalizer.words(class) {
-            [word] => Ok(word.ids.clone()),
-            words => Err(ConfigError::Invalid {
-                key: "verbalizer.label_words",
-                reason: format!(
-                    "class `{}` has {} label words; training scores one word per class",
-                    verbalizer.class_names()[class],
-                    words.len()
-                ),
-            }),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let policy = match verbalizer.policy() {
-        MultiTokenPolicy::FirstToken => LabelTokenPolicy::FirstToken,
-        MultiTokenPolicy::Mean => LabelTokenPolicy::MeanOfTokens,
-    };
-
-    let (answer_slot, special) = family_encoding(family);
-    let special_tokens = special.resolve(tokenizer)?;
-    let limit = data.max_tokens.map_or(max_positions, |m| {
-        max_positions.min(m + config.prompt.length)
-    });
-    let encoder = Encoder::new(
-        tokenizer.clone(),
-        config.template.clone(),
-        EncoderConfig {
-            answer_slot,
-            special_tokens,
-            prompt_len: config.prompt.length,
-            max_positions: limit,
-        },
-    )?;
-    let mut dev = encoder.encode_all(&dev.examples)?;
-    if data.dev_examples > 0 {
-        dev.truncate(data.dev_examples);
+    let train = read_split(config, &config.data.train)?;
+    let dev = read_split(config, &config.data.dev)?;
+    let encoder = TaskEncoder::new(config, tokenizer, family, max_positions, &train.label_names)?;
+    let mut dev = encoder.encode(&dev)?;
+    if config.data.dev_examples > 0 {
+        dev.truncate(config.data.dev_examples);
     }
     Ok(PreparedTask {
-        train: encoder.encode_all(&train.examples)?,
+        train: encoder.encode(&train)?,
         dev,
-        label_token_ids,
-        policy,
+        label_token_ids: encoder.label_token_ids,
+        policy: encoder.policy,
         pad_id: 0,
         family,
     })
+}
+
+/// Reads one data file with the config's columns and options.
+pub fn read_split(config: &ExperimentConfig, path: &Path) -> Result<LoadedDataset, TrainError> {
+    let options = ReadOptions {
+        format: config.data.format,
+        skip_bad_rows: config.data.skip_bad_rows,
+    };
+    let path = resolve_split(path)?;
+    Ok(read_dataset(&path, &config.data.columns, &options)?)
+}
+
+/// The config's template, verbalizer and limits applied to one tokenizer and family: turns
+/// read examples into encoded ones and knows each class's label tokens.
+#[derive(Debug, Clone)]
+pub struct TaskEncoder {
+    encoder: Encoder,
+    /// Per class, the token ids of its label word.
+    pub label_token_ids: Vec<Vec<u32>>,
+    /// How a multi-token label word is scored.
+    pub policy: LabelTokenPolicy,
+}
+
+impl TaskEncoder {
+    /// Builds the verbalizer for the classes `label_names` (as the data names them) and the
+    /// encoder, leaving room for `config.prompt.length` prompt rows within `max_positions`.
+    pub fn new(
+        config: &ExperimentConfig,
+        tokenizer: &Tokenizer,
+        family: ModelFamily,
+        max_positions: usize,
+        label_names: &[String],
+    ) -> Result<Self, TrainError> {
+        let verbalizer = Verbalizer::new(&config.verbalizer, label_names, tokenizer)?;
+        let label_token_ids = (0..verbalizer.num_classes())
+            .map(|class| match verbalizer.words(class) {
+                [word] => Ok(word.ids.clone()),
+                words => Err(ConfigError::Invalid {
+                    key: "verbalizer.label_words",
+                    reason: format!(
+                        "class `{}` has {} label words; training scores one word per class",
+                        verbalizer.class_names()[class],
+                        words.len()
+                    ),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = match verbalizer.policy() {
+            MultiTokenPolicy::FirstToken => LabelTokenPolicy::FirstToken,
+            MultiTokenPolicy::Mean => LabelTokenPolicy::MeanOfTokens,
+        };
+
+        let (answer_slot, special) = family_encoding(family);
+        let special_tokens = special.resolve(tokenizer)?;
+        let limit = config.data.max_tokens.map_or(max_positions, |m| {
+            max_positions.min(m + config.prompt.length)
+        });
+        let encoder = Encoder::new(
+            tokenizer.clone(),
+            config.template.clone(),
+            EncoderConfig {
+                answer_slot,
+                special_tokens,
+                prompt_len: config.prompt.length,
+                max_positions: limit,
+            },
+        )?;
+        Ok(Self {
+            encoder,
+            label_token_ids,
+            policy,
+        })
+    }
+
+    /// Encodes every example of `data`.
+    pub fn encode(&self, data: &LoadedDataset) -> Result<Vec<Encoded>, TrainError> {
+        Ok(self.encoder.encode_all(&data.examples)?)
+    }
 }

@@ -1,0 +1,186 @@
+//! Throughput of a config on its own data: training steps and dev evaluation, in examples per
+//! second (what `cargo xtask bench CONFIG` prints). It runs the training loop's step and the
+//! evaluator, so what it measures is what a run spends its time on.
+
+use std::time::Instant;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::module::{Module, ModuleDisplay};
+use burn::tensor::Device;
+use prompt_data::{Encoded, PromptBatcher, Tokenizer};
+use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptTuned, SoftPrompt};
+use serde::Serialize;
+
+use crate::backbone::{WithBackbone, with_backbone};
+use crate::config::ExperimentConfig;
+use crate::error::TrainError;
+use crate::evaluate::evaluate;
+use crate::on_threads;
+use crate::optim::{build_optimizer, build_schedule};
+use crate::order::{Cursor, DataOrder};
+use crate::run::train_step;
+use crate::task::prepare_task;
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Training steps run before timing starts (first-use allocations, caches).
+    pub warmup_steps: usize,
+    /// Timed training steps.
+    pub train_steps: usize,
+    /// Dev examples in the timed evaluation (the first ones of the dev split).
+    pub eval_examples: usize,
+    /// Device for the model and batches (without autodiff; training adds it).
+    pub device: Device,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            warmup_steps: 2,
+            train_steps: 20,
+            eval_examples: 256,
+            device: Device::default(),
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Prompt length `k`.
+    pub prompt_len: usize,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Timed training steps.
+    pub train_steps: usize,
+    /// Examples in the timed steps.
+    pub train_examples: usize,
+    /// Mean tokens per training example (prompt excluded).
+    pub train_mean_tokens: f64,
+    /// Seconds of the timed steps.
+    pub train_seconds: f64,
+    /// Training examples per second (forward, backward, optimizer step).
+    pub train_examples_per_s: f64,
+    /// Evaluation batch size.
+    pub eval_batch_size: usize,
+    /// Examples evaluated.
+    pub eval_examples: usize,
+    /// Mean tokens per evaluated example (prompt excluded).
+    pub eval_mean_tokens: f64,
+    /// Seconds of the evaluation.
+    pub eval_seconds: f64,
+    /// Evaluation examples per second (forward only).
+    pub eval_examples_per_s: f64,
+}
+
+/// Loads the config's model and data and times its training step and its evaluation.
+pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchReport, TrainError> {
+    on_threads(config.threads, || {
+        options.device.seed(config.seed);
+        with_backbone(
+            &config.model.resolved_path(),
+            &options.device.clone().autodiff(),
+            Bench { config, options },
+        )
+    })
+}
+
+struct Bench<'a> {
+    config: &'a ExperimentConfig,
+    options: &'a BenchOptions,
+}
+
+impl WithBackbone for Bench<'_> {
+    type Output = BenchReport;
+
+    fn run<B: Backbone + Module + ModuleDisplay>(
+        self,
+        backbone: B,
+        tokenizer: &Tokenizer,
+        family: ModelFamily,
+    ) -> Result<BenchReport, TrainError> {
+        let Self { config, options } = self;
+        let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
+        if task.train.is_empty() {
+            return Err(TrainError::NoTrainingData);
+        }
+        let train_device = options.device.clone().autodiff();
+        let prompt = SoftPrompt::init(
+            &config.prompt.init,
+            config.prompt.length,
+            &backbone,
+            tokenizer,
+            &task.label_token_ids,
+            config.seed,
+            &train_device,
+        )?;
+        let mut model = PromptTuned::new(backbone, prompt)?;
+        let classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
+        let mut optimizer = build_optimizer(&config.optimizer);
+        let steps = options.warmup_steps + options.train_steps;
+        let mut scheduler = build_schedule(&config.schedule, config.optimizer.lr, steps)?;
+        let order = DataOrder::new(
+            config.seed,
+            task.train.iter().map(|e| e.ids.len()).collect(),
+            config.train.batch_size,
+            config.train.bucket_batches,
+        );
+        let batcher = PromptBatcher {
+            pad_id: task.pad_id,
+        };
+        let (mut cursor, mut epoch_cache) = (Cursor::default(), None);
+        let (mut train_examples, mut train_tokens, mut train_seconds) = (0, 0, 0.0);
+        for step in 0..steps {
+            let (indices, next) = order
+                .next(cursor, &mut epoch_cache)
+                .expect("the training set is not empty");
+            cursor = next;
+            let items: Vec<Encoded> = indices.iter().map(|&i| task.train[i].clone()).collect();
+            let tokens: usize = items.iter().map(|e| e.ids.len()).sum();
+            let start = Instant::now();
+            let batch = batcher.batch(items, &train_device);
+            train_step(
+                &mut model,
+                &mut optimizer,
+                scheduler.step(),
+                &classes,
+                batch,
+            );
+            if step >= options.warmup_steps {
+                train_seconds += start.elapsed().as_secs_f64();
+                train_examples += indices.len();
+                train_tokens += tokens;
+            }
+        }
+
+        let dev = &task.dev[..options.eval_examples.min(task.dev.len())];
+        let eval_classes = ClassTokens::new(&task.label_token_ids, task.policy, &options.device)?;
+        let start = Instant::now();
+        evaluate(
+            &model.valid(),
+            &eval_classes,
+            dev,
+            config.train.eval_batch_size,
+            task.pad_id,
+            &options.device,
+        );
+        let eval_seconds = start.elapsed().as_secs_f64();
+        let eval_tokens: usize = dev.iter().map(|e| e.ids.len()).sum();
+
+        Ok(BenchReport {
+            prompt_len: config.prompt.length,
+            batch_size: config.train.batch_size,
+            train_steps: options.train_steps,
+            train_examples,
+            train_mean_tokens: train_tokens as f64 / train_examples.max(1) as f64,
+            train_seconds,
+            train_examples_per_s: train_examples as f64 / train_seconds.max(1e-9),
+            eval_batch_size: config.train.eval_batch_size,
+            eval_examples: dev.len(),
+            eval_mean_tokens: eval_tokens as f64 / dev.len().max(1) as f64,
+            eval_seconds,
+            eval_examples_per_s: dev.len() as f64 / eval_seconds.max(1e-9),
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! `cargo xtask bench CONFIG [--steps N] [--eval-examples N] [--set key=value]…`: training and
+//! evaluation throughput of an experiment on its own model and data.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use prompt_train::{BenchOptions, ExperimentConfig, bench};
+
+use crate::train::load_config;
+
+pub fn run(
+    config_path: &Path,
+    overrides: &[String],
+    options: &BenchOptions,
+    json: bool,
+) -> Result<()> {
+    let config = load_config(config_path, overrides)?;
+    let report = bench(&config, options)
+        .with_context(|| format!("cannot benchmark {}", config_path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    print_table(&config, &report);
+    Ok(())
+}
+
+fn print_table(config: &ExperimentConfig, report: &prompt_train::BenchReport) {
+    println!(
+        "{} | prompt {} tokens | {} thread(s)",
+        config.model.resolved_path().display(),
+        report.prompt_len,
+        rayon_threads(config.threads)
+    );
+    println!(
+        "{:<10} {:>6} {:>9} {:>12} {:>9} {:>12}",
+        "phase", "batch", "examples", "mean tokens", "seconds", "examples/s"
+    );
+    println!(
+        "{:<10} {:>6} {:>9} {:>12.1} {:>9.1} {:>12.2}",
+        "train",
+        report.batch_size,
+        report.train_examples,
+        report.train_mean_tokens,
+        report.train_seconds,
+        report.train_examples_per_s
+    );
+    println!(
+        "{:<10} {:>6} {:>9} {:>12.1} {:>9.1} {:>12.2}",
+        "eval",
+        report.eval_batch_size,
+        report.eval_examples,
+        report.eval_mean_tokens,
+        report.eval_seconds,
+        report.eval_examples_per_s
+    );
+}
+
+fn rayon_threads(configured: usize) -> usize {
+    if configured == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        configured
+    }
+}

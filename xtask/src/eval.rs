@@ -1,0 +1,46 @@
+//! `cargo xtask eval --artifact RUN [--data FILE] [--zero-shot] [--json]`: scores a run's best
+//! prompt (or its template alone) on a data file and prints the metrics.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use prompt_eval::{EvalReport, EvalSpec, score};
+
+pub fn run(
+    artifact: &Path,
+    data: Option<&Path>,
+    limit: Option<usize>,
+    zero_shot: bool,
+    json: bool,
+) -> Result<()> {
+    let mut spec = EvalSpec::for_run(artifact, data, zero_shot)?;
+    spec.limit = limit;
+    let report = score(&spec, &Device::default())
+        .with_context(|| format!("cannot evaluate {}", artifact.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(report: &EvalReport) {
+    println!("data      {}", report.data.display());
+    println!(
+        "prompt    {} ({} tokens)",
+        report.prompt, report.prompt_tokens
+    );
+    println!("template  {:?}", report.template);
+    if report.skipped_rows > 0 {
+        println!("skipped   {} malformed rows", report.skipped_rows);
+    }
+    println!(
+        "loss      {:.4}  ({:.1} s, {:.1} examples/s)\n",
+        report.loss,
+        report.seconds,
+        report.metrics.examples as f64 / report.seconds.max(1e-9)
+    );
+    print!("{}", report.metrics.table());
+}

@@ -1,0 +1,60 @@
+//! `cargo xtask regress configs/sst2_ci.toml [--write-baseline]`: runs the accuracy
+//! regression checks, prints a verdict table and fails when a check regressed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use prompt_eval::{Baseline, RegressConfig, Verdict, verdict_table};
+
+pub fn run(config_path: &Path, write_baseline: bool) -> Result<()> {
+    let config = RegressConfig::load(config_path)?;
+    let device = Device::default();
+    let committed = config
+        .committed
+        .measure(&device)
+        .context("the committed-prompt check could not run")?;
+    let training = config
+        .training
+        .measure(&device)
+        .context("the short-training check could not run")?;
+    if write_baseline {
+        config.write_baseline(&Baseline {
+            committed,
+            training,
+        })?;
+        println!(
+            "wrote {}: committed {:.2} % on {} examples, training {:.2} % on {}",
+            config.baseline.display(),
+            100.0 * committed.accuracy,
+            committed.examples,
+            100.0 * training.accuracy,
+            training.examples
+        );
+        return Ok(());
+    }
+    let baseline = config.read_baseline()?;
+    let verdicts = [
+        Verdict::new(
+            "committed",
+            baseline.committed,
+            committed,
+            config.committed.tolerance,
+        ),
+        Verdict::new(
+            "training",
+            baseline.training,
+            training,
+            config.training.tolerance,
+        ),
+    ];
+    print!("{}", verdict_table(&verdicts));
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    if failed > 0 {
+        bail!(
+            "{failed} accuracy check(s) regressed against {}",
+            config.baseline.display()
+        );
+    }
+    Ok(())
+}
