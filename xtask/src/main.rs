@@ -5,6 +5,7 @@ mod check_reference;
 mod eval;
 mod fetch;
 mod regress;
+mod sweep;
 mod train;
 
 use std::path::PathBuf;
@@ -61,6 +62,12 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Train and evaluate every cell of a prompt-length × init × seed grid (resumable), then
+    /// write results.jsonl, a markdown table and the plot (see configs/sst2_sweep.toml).
+    Sweep {
+        /// The sweep's TOML file.
+        config: PathBuf,
     },
     /// Accuracy regression check: a committed prompt and a short training run against a
     /// committed baseline (see configs/sst2_ci.toml); exits non-zero on a regression.
@@ -120,6 +127,7 @@ fn main() -> Result<()> {
             zero_shot,
             json,
         } => eval::run(&artifact, data.as_deref(), limit, zero_shot, json),
+        Command::Sweep { config } => sweep::run(&config),
         Command::Regress {
             config,
             write_baseline,

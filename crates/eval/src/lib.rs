@@ -1,12 +1,15 @@
 //! Evaluation of soft prompts: accuracy, macro-F1, per-class precision/recall and confusion
-//! matrices for any split, zero-shot scoring of the template alone ([`score`]), and the
-//! accuracy regression check CI runs ([`regress`]).
+//! matrices for any split, zero-shot scoring of the template alone ([`score`]), prompt-length ×
+//! init × seed sweeps with their table and plot ([`sweep`], [`report`]), and the accuracy
+//! regression check CI runs ([`regress`]).
 #![warn(missing_docs)]
 
 mod error;
 pub mod metrics;
 pub mod regress;
+pub mod report;
 pub mod score;
+pub mod sweep;
 
 pub use error::EvalError;
 pub use metrics::{ClassMetrics, ClassificationMetrics};
@@ -14,3 +17,4 @@ pub use regress::{
     Baseline, CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict, verdict_table,
 };
 pub use score::{EvalReport, EvalSpec, PromptChoice, score};
+pub use sweep::{SweepConfig, SweepOutputs, run_sweep};

@@ -7,7 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bool, Device, Distribution, Gradients, Int, Tensor, TensorData};
 use common::{floats, max_abs_diff, tiny_llama_config};
-use prompt_model::{ClassTokens, LabelTokenPolicy, Llama, PromptTuned, SoftPrompt};
+use prompt_model::{Backbone, ClassTokens, LabelTokenPolicy, Llama, PromptTuned, SoftPrompt};
 
 /// Right-padded batch: ids, mask, answer positions (each row's last real token).
 fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
@@ -73,6 +73,35 @@ fn a_row_scores_the_same_alone_and_right_padded_in_a_batch() {
     let (ids, mask, answer) = batch(&ROWS[1..], &device);
     let alone = floats(model.forward(ids, mask, answer, &classes));
     assert!(max_abs_diff(&both[2..], &alone) < 1e-5);
+}
+
+#[test]
+fn an_empty_prompt_scores_the_template_alone() {
+    let device = Device::flex();
+    let model = tiny_model(0, &device);
+    assert_eq!(model.prompt.num_tokens(), 0);
+    let classes =
+        ClassTokens::new(&[vec![1], vec![2]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let scores = floats(model.forward(ids.clone(), mask.clone(), answer, &classes));
+    // The backbone alone, read at each row's last token.
+    let backbone = &model.backbone;
+    let hidden = backbone.encode(backbone.embed_tokens(ids), mask);
+    let expected: Vec<f32> = ROWS
+        .iter()
+        .enumerate()
+        .flat_map(|(b, row)| {
+            let at = hidden
+                .clone()
+                .narrow(0, b, 1)
+                .narrow(1, row.len() - 1, 1)
+                .reshape([1, 16]);
+            let rows = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 2], [2]), &device);
+            floats(backbone.vocab_logits(at, rows))
+        })
+        .collect();
+    assert_eq!(scores.len(), 4);
+    assert!(max_abs_diff(&scores, &expected) < 1e-6);
 }
 
 #[test]

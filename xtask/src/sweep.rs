@@ -1,0 +1,23 @@
+//! `cargo xtask sweep configs/sst2_sweep.toml`: trains and evaluates every cell of a prompt
+//! length × init × seed grid, then writes results.jsonl, results.md and the plot.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use prompt_eval::{SweepConfig, run_sweep};
+
+pub fn run(config_path: &Path) -> Result<()> {
+    let config = SweepConfig::load(config_path)?;
+    let outputs = run_sweep(&config, &Device::default())
+        .with_context(|| format!("the sweep {} stopped", config_path.display()))?;
+    print!("{}", std::fs::read_to_string(&outputs.table)?);
+    println!(
+        "\nwrote {}, {}, {} and {}",
+        outputs.results.display(),
+        outputs.table.display(),
+        outputs.svg.display(),
+        outputs.png.display()
+    );
+    Ok(())
+}
