@@ -1,4 +1,4 @@
-//! `cargo xtask eval --artifact RUN [--data FILE] [--zero-shot] [--json]`: scores a run's best
+//! `cargo xtask eval --artifact RUN [--data FILE] [--zero-shot] [--set k=v]… [--json]`: scores a run's best
 //! prompt (or its template alone) on a data file and prints the metrics.
 
 use std::path::Path;
@@ -6,15 +6,21 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use prompt_eval::{EvalReport, EvalSpec, score};
+use prompt_train::Override;
 
 pub fn run(
     artifact: &Path,
     data: Option<&Path>,
     limit: Option<usize>,
     zero_shot: bool,
+    overrides: &[String],
     json: bool,
 ) -> Result<()> {
-    let mut spec = EvalSpec::for_run(artifact, data, zero_shot)?;
+    let overrides = overrides
+        .iter()
+        .map(|o| Override::parse(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut spec = EvalSpec::for_run(artifact, data, zero_shot, &overrides)?;
     spec.limit = limit;
     let report = score(&spec, &Device::default())
         .with_context(|| format!("cannot evaluate {}", artifact.display()))?;

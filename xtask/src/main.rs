@@ -59,6 +59,9 @@ enum Command {
         /// Score the template alone, without the prompt (k = 0).
         #[arg(long)]
         zero_shot: bool,
+        /// Override a value of the run's config, e.g. `--set 'template=Review: {sentence}{mask}'`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -125,8 +128,16 @@ fn main() -> Result<()> {
             data,
             limit,
             zero_shot,
+            overrides,
             json,
-        } => eval::run(&artifact, data.as_deref(), limit, zero_shot, json),
+        } => eval::run(
+            &artifact,
+            data.as_deref(),
+            limit,
+            zero_shot,
+            &overrides,
+            json,
+        ),
         Command::Sweep { config } => sweep::run(&config),
         Command::Regress {
             config,

@@ -12,8 +12,8 @@ use prompt_model::{
 };
 use prompt_train::artifacts::RunDir;
 use prompt_train::{
-    ExperimentConfig, TaskEncoder, TrainError, WithBackbone, evaluate, on_threads, read_split,
-    with_backbone,
+    ExperimentConfig, Override, TaskEncoder, TrainError, WithBackbone, evaluate, on_threads,
+    read_split, with_backbone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -52,15 +52,21 @@ pub struct EvalSpec {
 
 impl EvalSpec {
     /// The best prompt of the run in folder `run` (written by `cargo xtask train`), on `data`
-    /// (default: the run's dev split), or the run's template alone when `zero_shot`.
-    pub fn for_run(run: &Path, data: Option<&Path>, zero_shot: bool) -> Result<Self, EvalError> {
+    /// (default: the run's dev split), or the run's template alone when `zero_shot`;
+    /// `overrides` change the run's config (e.g. `template=…`).
+    pub fn for_run(
+        run: &Path,
+        data: Option<&Path>,
+        zero_shot: bool,
+        overrides: &[Override],
+    ) -> Result<Self, EvalError> {
         let dir = RunDir::new(run);
         if !dir.config().is_file() {
             return Err(EvalError::NotARun {
                 path: run.to_path_buf(),
             });
         }
-        let config = ExperimentConfig::load(&dir.config(), &[])?;
+        let config = ExperimentConfig::load(&dir.config(), overrides)?;
         let prompt = if zero_shot {
             PromptChoice::ZeroShot
         } else if dir.best().is_dir() {
