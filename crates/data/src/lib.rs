@@ -33,7 +33,9 @@ pub use paths::{
     DATA_ENV, SHARED_ENV, data_root, data_search_dirs, resolve_data_path, resolve_in, search_dirs,
     workspace_root,
 };
-pub use reader::{ColumnMapping, DataFormat, LabelFormat, ReadOptions, read_dataset};
+pub use reader::{
+    ColumnMapping, DataFormat, LabelFormat, ReadOptions, parse_dataset, read_dataset,
+};
 pub use template::{MASK_SLOT, Part, Rendered, Template};
 pub use tokenizers::Tokenizer;
 pub use verbalizer::{LabelWord, MultiTokenPolicy, Verbalizer, VerbalizerSpec};

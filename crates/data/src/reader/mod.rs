@@ -227,7 +227,6 @@ pub fn read_dataset(
     mapping: &ColumnMapping,
     options: &ReadOptions,
 ) -> Result<LoadedDataset, DataError> {
-    mapping.validate()?;
     let format = match options.format {
         Some(format) => format,
         None => DataFormat::from_path(path)?,
@@ -236,10 +235,23 @@ pub fn read_dataset(
         path: path.to_path_buf(),
         source,
     })?;
+    parse_dataset(&bytes, path, format, mapping, options.skip_bad_rows)
+}
+
+/// Parses the contents of a dataset file (`bytes`, named `path` in errors) in `format`; see
+/// [`read_dataset`].
+pub fn parse_dataset(
+    bytes: &[u8],
+    path: &Path,
+    format: DataFormat,
+    mapping: &ColumnMapping,
+    skip_bad_rows: bool,
+) -> Result<LoadedDataset, DataError> {
+    mapping.validate()?;
     match format {
-        DataFormat::Tsv => tsv::parse_tsv(&bytes, path, mapping, options.skip_bad_rows),
-        DataFormat::Csv => csv::parse_csv(&bytes, path, mapping, options.skip_bad_rows),
-        DataFormat::Jsonl => jsonl::parse_jsonl(&bytes, path, mapping, options.skip_bad_rows),
+        DataFormat::Tsv => tsv::parse_tsv(bytes, path, mapping, skip_bad_rows),
+        DataFormat::Csv => csv::parse_csv(bytes, path, mapping, skip_bad_rows),
+        DataFormat::Jsonl => jsonl::parse_jsonl(bytes, path, mapping, skip_bad_rows),
     }
 }
 

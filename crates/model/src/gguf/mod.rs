@@ -105,7 +105,7 @@ impl GgufFile {
         // SAFETY: the map is read-only and private to this value; as with every mapped model
         // file, the file must not be truncated by another process while it is open.
         let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
-        let parsed = Parser::new(&path, &mmap).parse()?;
+        let parsed = GgufDirectory::parse(&mmap, &path)?;
         Ok(Self {
             path,
             mmap,
@@ -247,12 +247,25 @@ impl WeightSource for GgufFile {
     }
 }
 
-/// What [`Parser::parse`] reads before any tensor data.
-struct Parsed {
-    version: u32,
-    alignment: u64,
-    metadata: BTreeMap<String, MetadataValue>,
-    tensors: Vec<TensorInfo>,
+/// What a GGUF file says before its tensor data: header, metadata and tensor directory.
+#[derive(Debug, Clone)]
+pub struct GgufDirectory {
+    /// Format version (2 or 3).
+    pub version: u32,
+    /// Alignment of the tensor data.
+    pub alignment: u64,
+    /// Metadata by key.
+    pub metadata: BTreeMap<String, MetadataValue>,
+    /// Tensor directory, in file order.
+    pub tensors: Vec<TensorInfo>,
+}
+
+impl GgufDirectory {
+    /// Reads the directory of the GGUF file whose bytes are `bytes`, naming `path` in errors;
+    /// checks that every tensor's data lies inside `bytes`.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, GgufError> {
+        Parser::new(path, bytes).parse()
+    }
 }
 
 /// One tensor directory entry as stored.
@@ -303,7 +316,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse(mut self) -> Result<Parsed, GgufError> {
+    fn parse(mut self) -> Result<GgufDirectory, GgufError> {
         let head = &self.bytes[..self.bytes.len().min(MAGIC.len())];
         // A shorter prefix of the magic is a truncated file, reported by the header read.
         if !MAGIC.starts_with(head) {
@@ -331,7 +344,7 @@ impl<'a> Parser<'a> {
             .into_iter()
             .map(|entry| self.check_tensor(entry, data_start))
             .collect::<Result<_, _>>()?;
-        Ok(Parsed {
+        Ok(GgufDirectory {
             version,
             alignment,
             metadata,
