@@ -11,8 +11,14 @@ fuzz_target!(|bytes: &[u8]| {
     let mapping = ColumnMapping::sst2();
     for format in [DataFormat::Tsv, DataFormat::Csv, DataFormat::Jsonl] {
         for skip_bad_rows in [false, true] {
-            if let Ok(data) = parse_dataset(bytes, Path::new("fuzz"), format, &mapping, skip_bad_rows) {
-                assert!(data.examples.iter().all(|e| e.label < data.label_names.len()));
+            if let Ok(data) =
+                parse_dataset(bytes, Path::new("fuzz"), format, &mapping, skip_bad_rows)
+            {
+                assert!(
+                    data.examples
+                        .iter()
+                        .all(|e| e.label < data.label_names.len())
+                );
             }
         }
     }

@@ -11,8 +11,10 @@ fuzz_target!(|source: &str| {
     let Ok(template) = Template::parse(source) else {
         return;
     };
-    let fields: BTreeMap<String, String> =
-        template.fields().map(|f| (f.to_string(), "VALUE".to_string())).collect();
+    let fields: BTreeMap<String, String> = template
+        .fields()
+        .map(|f| (f.to_string(), "VALUE".to_string()))
+        .collect();
     let rendered = template
         .render(&fields, "<mask>")
         .expect("every named field is given");
