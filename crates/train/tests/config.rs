@@ -29,7 +29,7 @@ fn parse(text: &str, sets: &[&str]) -> Result<ExperimentConfig, String> {
 }
 
 #[test]
-fn shipped_sst2_config_loads_with_the_papers_settings() {
+fn shipped_sst2_config_loads_with_the_papers_optimizer_and_peft_step_budget() {
     let path = common::workspace_root().join("configs/sst2.toml");
     let config = ExperimentConfig::load(&path, &[]).unwrap();
     assert_eq!(config.prompt.length, 20);
@@ -39,7 +39,8 @@ fn shipped_sst2_config_loads_with_the_papers_settings() {
     assert!(!config.optimizer.adafactor.scale_parameter);
     assert_eq!(config.optimizer.adafactor.weight_decay, 1e-5);
     assert_eq!(config.schedule.kind, ScheduleKind::Constant);
-    assert_eq!(config.train.batch_size, 32);
+    // HF PEFT's reference budget: 300 steps of 16.
+    assert_eq!((config.train.steps, config.train.batch_size), (300, 16));
     assert_eq!(config.data.columns.label_names, ["negative", "positive"]);
     assert_eq!(
         config.template.source(),
