@@ -140,6 +140,53 @@ fn snapshot(module: &impl Module, grads: Option<&Gradients>) -> Vec<(Vec<f32>, b
 }
 
 #[test]
+fn shared_prefix_gives_the_loss_and_prompt_gradient_of_running_the_prompt_in_every_row() {
+    let device = Device::flex().autodiff();
+    let k = 3;
+    let model = tiny_model(k, &device);
+    let classes =
+        ClassTokens::new(&[vec![10], vec![20]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
+    let prompt = model.prompt.values();
+
+    let shared = model.forward(ids.clone(), mask.clone(), answer.clone(), &classes);
+    let shared_loss = PromptTuned::<Llama>::loss(shared, labels.clone());
+    let shared_grad = floats(prompt.grad(&shared_loss.backward()).unwrap());
+
+    // Every row carries its own copy of the prompt through the backbone.
+    let backbone = &model.backbone;
+    let rows = Tensor::cat(
+        vec![
+            prompt.clone().unsqueeze::<3>().expand([2, k, 16]),
+            backbone.embed_tokens(ids),
+        ],
+        1,
+    );
+    let mask = Tensor::cat(
+        vec![Tensor::<2, Bool>::full([2, k], true, &device), mask],
+        1,
+    );
+    let slot = answer
+        .add_scalar(k as i64)
+        .reshape([2, 1, 1])
+        .expand([2, 1, 16]);
+    let hidden = backbone.encode(rows, mask).gather(1, slot).reshape([2, 16]);
+    let class_rows = Tensor::<1, Int>::from_data(TensorData::new(vec![10i64, 20], [2]), &device);
+    let unshared = backbone.vocab_logits(hidden, class_rows);
+    let unshared_loss = PromptTuned::<Llama>::loss(unshared, labels);
+    let unshared_grad = floats(prompt.grad(&unshared_loss.backward()).unwrap());
+
+    assert!(max_abs_diff(&floats(shared_loss), &floats(unshared_loss)) < 1e-5);
+    assert_eq!(shared_grad.len(), k * 16);
+    assert!(
+        shared_grad.iter().any(|g| g.abs() > 1e-4),
+        "the gradient is not trivial"
+    );
+    assert!(max_abs_diff(&shared_grad, &unshared_grad) < 1e-5);
+}
+
+#[test]
 fn one_adamw_step_changes_the_prompt_and_no_backbone_parameter() {
     let device = Device::flex().autodiff();
     let model = tiny_model(3, &device);
