@@ -291,4 +291,20 @@ mod tests {
         let config = RegressConfig::load(&path).unwrap();
         assert!(config.committed.tolerance > 0.0 && config.training.tolerance > 0.0);
     }
+
+    #[test]
+    fn an_unknown_key_names_the_file_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ci.toml");
+        std::fs::write(&path, "baseline = \"b.json\"\nbaselne = 1\n").unwrap();
+        let err = RegressConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is not a valid regression config:",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("unknown field `baselne`"), "{err}");
+    }
 }

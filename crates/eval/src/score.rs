@@ -230,3 +230,39 @@ impl WithBackbone for Score<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_config_is_not_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = EvalSpec::for_run(dir.path(), None, false, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is not a training run folder: it has no config.toml (pass the `output` \
+                 folder of `cargo xtask train`, e.g. runs/sst2)",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_run_without_best_prompt_says_so_and_zero_shot_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2.toml");
+        std::fs::copy(config, dir.path().join("config.toml")).unwrap();
+        let err = EvalSpec::for_run(dir.path(), None, false, &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{} has no best prompt yet",
+                dir.path().join("best").display()
+            )),
+            "{err}"
+        );
+        let spec = EvalSpec::for_run(dir.path(), None, true, &[]).unwrap();
+        assert_eq!(spec.prompt, PromptChoice::ZeroShot);
+    }
+}

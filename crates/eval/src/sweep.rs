@@ -203,14 +203,7 @@ impl WithBackbone for SweepWork<'_> {
         } = self;
         // Encodings depend on the prompt length only (the room left for the text).
         let mut tasks: HashMap<usize, PreparedTask> = HashMap::new();
-        let mut task_for = |config: &ExperimentConfig| -> Result<PreparedTask, TrainError> {
-            if let Some(task) = tasks.get(&config.prompt.length) {
-                return Ok(task.clone());
-            }
-            let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
-            tasks.insert(config.prompt.length, task.clone());
-            Ok(task)
-        };
+        let max_positions = backbone.max_positions();
         let mut results = vec![];
         for (i, (cell, config)) in cells.iter().zip(configs).enumerate() {
             let folder = RunDir::new(&config.output);
@@ -221,26 +214,19 @@ impl WithBackbone for SweepWork<'_> {
                 continue;
             }
             println!("[{}/{}] {}", i + 1, cells.len(), cell.name());
-            let task = task_for(config)?;
+            let task = encoded(&mut tasks, config, tokenizer, family, max_positions)?;
             let resume = !CheckpointDir::new(folder.checkpoints(), 1)
                 .steps()?
                 .is_empty();
             device.seed(config.seed);
-            let prompt = SoftPrompt::init(
-                &config.prompt.init,
-                config.prompt.length,
-                &backbone,
-                tokenizer,
-                &task.label_token_ids,
-                config.seed,
-                &device.clone().autodiff(),
-            )?;
+            let prompt =
+                task.initial_prompt(config, &backbone, tokenizer, &device.clone().autodiff())?;
             let options = TrainOptions {
                 resume,
                 device: device.clone(),
                 ..TrainOptions::default()
             };
-            let summary = train_prompt(backbone.clone(), prompt, &task, config, &options)?;
+            let summary = train_prompt(backbone.clone(), prompt, task, config, &options)?;
             let best = summary
                 .best
                 .expect("a finished run has evaluated at least once");
@@ -263,7 +249,7 @@ impl WithBackbone for SweepWork<'_> {
             return Ok((results, zero));
         }
         // The template alone on the same dev examples as the cells.
-        let task = task_for(&configs[0])?;
+        let task = encoded(&mut tasks, &configs[0], tokenizer, family, max_positions)?;
         let train_device = device.clone().autodiff();
         let empty =
             SoftPrompt::from_tensor(Tensor::zeros([0, backbone.hidden_size()], &train_device));
@@ -286,6 +272,22 @@ impl WithBackbone for SweepWork<'_> {
         write_json(&zero_path, &zero)?;
         Ok((results, zero))
     }
+}
+
+/// The encoded task of `config`, from `tasks` when its prompt length was encoded before.
+fn encoded<'t>(
+    tasks: &'t mut HashMap<usize, PreparedTask>,
+    config: &ExperimentConfig,
+    tokenizer: &Tokenizer,
+    family: ModelFamily,
+    max_positions: usize,
+) -> Result<&'t PreparedTask, TrainError> {
+    let length = config.prompt.length;
+    if !tasks.contains_key(&length) {
+        let task = prepare_task(config, tokenizer, family, max_positions)?;
+        tasks.insert(length, task);
+    }
+    Ok(&tasks[&length])
 }
 
 fn write_reports(
@@ -361,6 +363,24 @@ mod tests {
         let names: Vec<&str> = s.inits.iter().map(SoftPromptInit::name).collect();
         assert_eq!(names, ["random_uniform", "sampled_vocab", "class_label"]);
         assert_eq!(s.cells().len(), 15 * s.seeds.len());
+    }
+
+    #[test]
+    fn an_empty_grid_axis_is_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.toml");
+        let text = "base = \"b.toml\"\noutput = \"o\"\nlengths = []\n\
+                    inits = [{ kind = \"class_label\" }]\nseeds = [0]\n";
+        std::fs::write(&path, text).unwrap();
+        let err = SweepConfig::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{} is not a valid sweep config: `lengths`, `inits` and `seeds` each need at \
+                 least one value",
+                path.display()
+            )
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
 use prompt_data::{Encoded, PromptBatcher, Tokenizer};
-use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptTuned, SoftPrompt};
+use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptTuned};
 use serde::Serialize;
 
 use crate::backbone::{WithBackbone, with_backbone};
@@ -106,15 +106,7 @@ impl WithBackbone for Bench<'_> {
             return Err(TrainError::NoTrainingData);
         }
         let train_device = options.device.clone().autodiff();
-        let prompt = SoftPrompt::init(
-            &config.prompt.init,
-            config.prompt.length,
-            &backbone,
-            tokenizer,
-            &task.label_token_ids,
-            config.seed,
-            &train_device,
-        )?;
+        let prompt = task.initial_prompt(config, &backbone, tokenizer, &train_device)?;
         let mut model = PromptTuned::new(backbone, prompt)?;
         let classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
         let mut optimizer = build_optimizer(&config.optimizer);

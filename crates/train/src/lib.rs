@@ -23,7 +23,7 @@ pub mod task;
 
 use burn::module::{Module, ModuleDisplay};
 use prompt_data::Tokenizer;
-use prompt_model::{Backbone, ModelFamily, SoftPrompt};
+use prompt_model::{Backbone, ModelFamily};
 
 pub use backbone::{WithBackbone, with_backbone};
 pub use bench::{BenchOptions, BenchReport, bench};
@@ -88,13 +88,10 @@ impl WithBackbone for Experiment<'_> {
     ) -> Result<TrainSummary, TrainError> {
         let Self { config, options } = self;
         let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
-        let prompt = SoftPrompt::init(
-            &config.prompt.init,
-            config.prompt.length,
+        let prompt = task.initial_prompt(
+            config,
             &backbone,
             tokenizer,
-            &task.label_token_ids,
-            config.seed,
             &options.device.clone().autodiff(),
         )?;
         train_prompt(backbone, prompt, &task, config, options)

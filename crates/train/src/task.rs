@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use prompt_data::{
     AnswerSlot, Encoded, Encoder, EncoderConfig, LoadedDataset, MultiTokenPolicy, ReadOptions,
     SpecialTokensSpec, Tokenizer, Verbalizer, read_dataset, resolve_data_path,
 };
-use prompt_model::{LabelTokenPolicy, ModelFamily};
+use prompt_model::{Backbone, LabelTokenPolicy, ModelFamily, SoftPrompt};
 
 use crate::config::ExperimentConfig;
 use crate::error::{ConfigError, TrainError};
@@ -27,6 +28,28 @@ pub struct PreparedTask {
     pub pad_id: u32,
     /// The backbone family (answer slot, PEFT task type).
     pub family: ModelFamily,
+}
+
+impl PreparedTask {
+    /// The config's starting prompt for `backbone` (its init, length and seed), on `device`
+    /// (an autodiff device to train it).
+    pub fn initial_prompt<B: Backbone>(
+        &self,
+        config: &ExperimentConfig,
+        backbone: &B,
+        tokenizer: &Tokenizer,
+        device: &Device,
+    ) -> Result<SoftPrompt, TrainError> {
+        Ok(SoftPrompt::init(
+            &config.prompt.init,
+            config.prompt.length,
+            backbone,
+            tokenizer,
+            &self.label_token_ids,
+            config.seed,
+            device,
+        )?)
+    }
 }
 
 /// Where the model reads the answer and which special tokens frame the text, by family: a
