@@ -341,9 +341,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
     let text = serde_json::to_string_pretty(value).expect("plain data");
-    std::fs::write(path, text + "\n").map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
+    // Atomic: a sweep killed mid-write must not leave a cell that looks finished but is not.
+    prompt_train::durable::write_atomic(path, (text + "\n").as_bytes()).map_err(|source| {
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use prompt_model::{AdapterConfig, ModelFamily, PromptTask, SoftPrompt, save_prompt};
 
 use crate::config::ExperimentConfig;
+use crate::durable::{recover_folder, remove_temporaries, replace_folder, write_atomic};
 use crate::error::TrainError;
 
 /// Paths inside a run's output folder.
@@ -64,18 +65,37 @@ impl RunDir {
         };
         fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let text = config.to_toml()?;
-        fs::write(self.config(), text).map_err(io(&self.config()))
+        write_atomic(&self.config(), text.as_bytes()).map_err(io(&self.config()))
     }
 
-    /// Replaces `best/` with `prompt`: written to `best.partial/` first, then swapped in, so
-    /// `best/` never holds a half-written prompt.
+    /// Tidies what a killed run left half-done: restores `best/` if it was moved aside
+    /// mid-replacement, deletes a half-staged `best.partial/` and temporary files. Returns the
+    /// paths it restored or deleted.
+    pub fn recover(&self) -> Result<Vec<PathBuf>, TrainError> {
+        let io = |path: PathBuf| move |source| TrainError::Io { path, source };
+        let mut touched = recover_folder(&self.best()).map_err(io(self.best()))?;
+        let partial = self.staged_best();
+        if partial.exists() {
+            fs::remove_dir_all(&partial).map_err(io(partial.clone()))?;
+            touched.push(partial);
+        }
+        touched.extend(remove_temporaries(&self.checkpoints()).map_err(io(self.checkpoints()))?);
+        Ok(touched)
+    }
+
+    fn staged_best(&self) -> PathBuf {
+        self.root.join("best.partial")
+    }
+
+    /// Replaces `best/` with `prompt`: written to `best.partial/` first, then swapped in with
+    /// [`replace_folder`], so `best/` never holds a half-written prompt.
     pub fn save_best(
         &self,
         prompt: &SoftPrompt,
         config: &ExperimentConfig,
         family: ModelFamily,
     ) -> Result<(), TrainError> {
-        let partial = self.root.join("best.partial");
+        let partial = self.staged_best();
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| TrainError::Io { path, source }
@@ -105,10 +125,6 @@ impl RunDir {
                 .expect("the verbalizer spec is plain data"),
         };
         save_prompt(&partial, prompt, &adapter, &task)?;
-        let best = self.best();
-        if best.exists() {
-            fs::remove_dir_all(&best).map_err(io(&best))?;
-        }
-        fs::rename(&partial, &best).map_err(io(&best))
+        replace_folder(&partial, &self.best()).map_err(io(&self.best()))
     }
 }

@@ -13,17 +13,17 @@
 //! | header.scheduler_len | burn's learning-rate scheduler record (burnpack) |
 //! | 32 | SHA-256 of everything before it |
 //!
-//! A file is written to a temporary name in the same folder, synced, renamed into place and
-//! the folder synced, so a crash leaves either the old set of checkpoints or the new one. A
-//! file whose length or checksum does not match is reported and skipped on resume.
+//! A file is written with [`write_atomic`] (temporary name, fsync, rename), so a crash leaves
+//! either the old set of checkpoints or the new one. A file whose length or checksum does not
+//! match is reported and skipped on resume.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::durable::write_atomic;
 use crate::error::CheckpointError;
 use crate::order::Cursor;
 
@@ -163,27 +163,6 @@ impl Checkpoint {
     }
 }
 
-/// Writes `bytes` to `path` atomically: temporary file in the same folder, fsync, rename,
-/// fsync of the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CheckpointError::Io { path, source }
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp"));
-    let mut file = File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io(path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
 /// What resuming found: the newest intact checkpoint, and the newer files that were not.
 #[derive(Debug)]
 pub struct LatestCheckpoint {
@@ -231,7 +210,11 @@ impl CheckpointDir {
             source,
         })?;
         let path = self.file_for(checkpoint.header.step);
-        write_atomic(&path, &checkpoint.encode())?;
+        write_atomic(&path, &checkpoint.encode()).map_err(|source| CheckpointError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        fail::fail_point!("checkpoint::before_pruning");
         let steps = self.steps()?;
         let excess = steps.len().saturating_sub(self.keep);
         for &step in steps[..excess].iter().filter(|&&s| Some(s) != protect) {

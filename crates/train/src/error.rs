@@ -219,16 +219,18 @@ pub enum TrainError {
     /// The training set is empty.
     #[error("the training split has no examples")]
     NoTrainingData,
-    /// The training or dev loss became NaN or infinite.
+    /// The training or dev loss, or a prompt value, became NaN or infinite.
     #[error(
-        "the loss is {loss} at step {step}: training diverged; lower optimizer.lr and resume \
-         from an earlier checkpoint or start again"
+        "{what} at step {step}: training diverged and stopped; {kept}. Lower optimizer.lr and \
+         start again, or resume from that checkpoint with `--resume`"
     )]
     Diverged {
         /// The step.
         step: usize,
-        /// The loss.
-        loss: f64,
+        /// What is not finite, e.g. "the loss is NaN".
+        what: String,
+        /// Which checkpoint is the last good one, in words.
+        kept: String,
     },
     /// The thread pool could not be built.
     #[error("cannot start {threads} threads: {source}")]

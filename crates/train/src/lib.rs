@@ -12,6 +12,7 @@ pub mod backbone;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod durable;
 mod error;
 pub mod evaluate;
 pub mod metrics;

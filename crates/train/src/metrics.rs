@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::write_atomic;
+
 /// Which data a metrics line is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,7 +72,11 @@ impl MetricsLog {
     pub fn append(&mut self, record: &MetricRecord) -> std::io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes())?;
+        // Written in two halves so a test can kill the process mid-line.
+        let (first, rest) = line.as_bytes().split_at(line.len() / 2);
+        self.file.write_all(first)?;
+        fail::fail_point!("metrics::half_a_line");
+        self.file.write_all(rest)?;
         self.file.flush()
     }
 }
@@ -85,19 +91,23 @@ pub fn read_metrics(path: &Path) -> std::io::Result<Vec<MetricRecord>> {
 }
 
 fn truncate_after(path: &Path, last: usize) -> std::io::Result<()> {
-    if !path.exists() {
-        return Ok(());
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // Only complete lines count: a run killed mid-append leaves a last line without its newline.
+    let mut kept = String::new();
+    for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: MetricRecord = serde_json::from_str(line).map_err(std::io::Error::other)?;
+        if record.step <= last {
+            kept.push_str(line);
+        }
     }
-    let kept: Vec<MetricRecord> = read_metrics(path)?
-        .into_iter()
-        .filter(|r| r.step <= last)
-        .collect();
-    let mut text = String::new();
-    for record in &kept {
-        text.push_str(&serde_json::to_string(record).map_err(std::io::Error::other)?);
-        text.push('\n');
-    }
-    fs::write(path, text)
+    write_atomic(path, kept.as_bytes())
 }
 
 #[cfg(test)]
@@ -143,5 +153,29 @@ mod tests {
         // A fresh run starts a fresh file.
         MetricsLog::open(&path, None).unwrap();
         assert!(read_metrics(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn resume_drops_a_line_cut_short_by_a_kill() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path, None).unwrap();
+        log.append(&record(1, Split::Train)).unwrap();
+        drop(log);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"step":2,"split":"tr"#).unwrap();
+        drop(file);
+        assert!(
+            read_metrics(&path).is_err(),
+            "the torn line is not valid JSON"
+        );
+        let mut log = MetricsLog::open(&path, Some(1)).unwrap();
+        log.append(&record(2, Split::Train)).unwrap();
+        let steps: Vec<usize> = read_metrics(&path)
+            .unwrap()
+            .iter()
+            .map(|r| r.step)
+            .collect();
+        assert_eq!(steps, [1, 2]);
     }
 }

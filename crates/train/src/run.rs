@@ -107,7 +107,10 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     let total = config.train.steps;
 
     let mut skipped_checkpoints = Vec::new();
+    let mut recovered = Vec::new();
+    let mut last_checkpoint = None;
     let (prompt, mut state, resumed_from) = if options.resume {
+        recovered = run_dir.recover()?;
         let LatestCheckpoint { found, skipped } = checkpoints.latest_valid()?;
         skipped_checkpoints = skipped.iter().map(ToString::to_string).collect();
         let Some((path, checkpoint)) = found else {
@@ -161,6 +164,7 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
             evals_since_best: header.evals_since_best,
             elapsed_s: header.elapsed_s,
         };
+        last_checkpoint = Some(path);
         (prompt, state, Some(header.step))
     } else {
         if !checkpoints.steps()?.is_empty() {
@@ -210,6 +214,19 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     for skipped in &skipped_checkpoints {
         progress.line(&format!("skipped {skipped}"));
     }
+    for path in &recovered {
+        progress.line(&format!(
+            "tidied {} (left by an interrupted write)",
+            path.display()
+        ));
+    }
+    let diverged = |step: usize, what: String, last_checkpoint: &Option<PathBuf>| {
+        let kept = last_checkpoint.as_ref().map_or_else(
+            || "no checkpoint had been written yet".to_string(),
+            |path| format!("the last good checkpoint, {}, is kept", path.display()),
+        );
+        TrainError::Diverged { step, what, kept }
+    };
 
     let session_start = Instant::now();
     let elapsed_before = state.elapsed_s;
@@ -232,11 +249,23 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         let (loss, correct) = train_step(&mut model, &mut optimizer, rate, &train_classes, batch);
         state.step += 1;
         state.cursor = next_cursor;
+        fail::fail_point!("train::after_step");
         if !loss.is_finite() {
-            return Err(TrainError::Diverged {
-                step: state.step,
-                loss,
-            });
+            return Err(diverged(
+                state.step,
+                format!("the loss is {loss}"),
+                &last_checkpoint,
+            ));
+        }
+        // A finite loss can still come with an update that overflowed; such a prompt must
+        // never reach a checkpoint.
+        let bad_values = prompt_values(&model.prompt)
+            .iter()
+            .filter(|v| !v.is_finite())
+            .count();
+        if bad_values > 0 {
+            let what = format!("the prompt has {bad_values} non-finite values");
+            return Err(diverged(state.step, what, &last_checkpoint));
         }
         let step_s = step_start.elapsed().as_secs_f64();
         window_loss += loss * indices.len() as f64;
@@ -278,10 +307,8 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
                 &options.device,
             );
             if !dev.loss.is_finite() {
-                return Err(TrainError::Diverged {
-                    step: state.step,
-                    loss: dev.loss,
-                });
+                let what = format!("the dev loss is {}", dev.loss);
+                return Err(diverged(state.step, what, &last_checkpoint));
             }
             let eval_s = eval_start.elapsed().as_secs_f64();
             log(MetricRecord {
@@ -329,7 +356,7 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
                 path: checkpoints.file_for(state.step),
                 source,
             })?;
-            checkpoints.save(&checkpoint, state.best.map(|b| b.step))?;
+            last_checkpoint = Some(checkpoints.save(&checkpoint, state.best.map(|b| b.step))?);
         }
         if interrupted {
             break;

@@ -1,5 +1,6 @@
 //! Exact resume: training 2N steps straight and N steps + resume N steps give the same prompt,
-//! also when the newest checkpoint is corrupt and resume falls back to an older one.
+//! also when the newest checkpoint is corrupt and resume falls back to an older one; a run
+//! whose loss stops being finite ends with an error and keeps its last good checkpoint.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use prompt_model::Llama;
+use prompt_train::checkpoint::CheckpointDir;
 use prompt_train::metrics::{Split, read_metrics};
 use prompt_train::progress::ProgressMode;
 use prompt_train::{TrainError, TrainOptions, TrainSummary, train_prompt};
@@ -144,4 +146,35 @@ fn a_fresh_run_refuses_an_output_folder_with_checkpoints_and_resume_needs_one() 
         e.contains("it was written with seed 0, the config says 3"),
         "{e}"
     );
+}
+
+#[test]
+fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
+    let backbone = common::tiny_llama(&Device::flex().autodiff());
+    let tmp = tempfile::tempdir().unwrap();
+    // Each step moves every prompt value by about the learning rate; at 1e30 a forward pass
+    // soon overflows f32 and the loss is no longer finite.
+    let sets = ["optimizer.lr=1e30", "train.checkpoint_every=1"];
+    let message = run(&backbone, tmp.path(), &sets, &options(false, None))
+        .unwrap_err()
+        .to_string();
+    let step: usize = message
+        .split(" at step ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step in: {message}"));
+    let checkpoints = CheckpointDir::new(tmp.path().join("checkpoints"), 2);
+    let last_good = checkpoints.file_for(step - 1);
+    assert!(
+        message.contains(&format!(
+            "training diverged and stopped; the last good checkpoint, {}, is kept. Lower \
+             optimizer.lr",
+            last_good.display()
+        )),
+        "{message}"
+    );
+    let (path, kept) = checkpoints.latest_valid().unwrap().found.unwrap();
+    assert_eq!(path, last_good);
+    assert!(kept.prompt.iter().all(|v| v.is_finite()));
 }
