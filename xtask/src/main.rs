@@ -9,9 +9,11 @@ mod sweep;
 mod train;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use prompt_data::error_chain;
 use prompt_model::reference::Tolerance;
 use prompt_train::BenchOptions;
 
@@ -115,8 +117,20 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, outermost context first; causes the outer messages already quote are
+            // left out (anyhow's own report would repeat them).
+            eprintln!("error: {}", error_chain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Fetch { what } => fetch::run(&what),
         Command::Train {
             config,

@@ -262,6 +262,21 @@ pub enum DataError {
         /// The tokenizer's unknown token.
         unk_token: String,
     },
+    /// A label word is several tokens and the verbalizer wants one.
+    #[error(
+        "label word {word:?} of class `{class}` is {} tokens ({}); choose a word that is one \
+         token, or set verbalizer.multi_token = \"first_token\" or \"mean\" to score its pieces",
+        pieces.len(),
+        pieces.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    LabelWordSplit {
+        /// The class.
+        class: String,
+        /// The word.
+        word: String,
+        /// The tokenizer's pieces of the word.
+        pieces: Vec<String>,
+    },
     /// Two classes' label words start with the same token, so their scores would be equal.
     #[error(
         "label words {word_a:?} (class `{class_a}`) and {word_b:?} (class `{class_b}`) both start with token {token}; the classes cannot be told apart, choose other words"
@@ -395,13 +410,17 @@ pub enum MappingProblem {
     LabelIsText(String),
 }
 
-/// Renders an error with its chain of sources, `outer: inner: innermost`.
+/// Renders an error with its chain of sources, `outer: inner: innermost`, leaving out a
+/// source whose message the outer ones already quote.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let message = inner.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
         source = inner.source();
     }
     text

@@ -15,7 +15,8 @@ pub struct VerbalizerSpec {
     /// One list of label words per class, in class-index order, e.g.
     /// `[[" negative"], [" positive"]]` (GPT-2 BPE words carry their leading space).
     pub label_words: Vec<Vec<String>>,
-    /// How a word of several tokens is scored; default `first_token`.
+    /// How a word of several tokens is scored; default `single_token` (such a word is an
+    /// error).
     #[serde(default)]
     pub multi_token: MultiTokenPolicy,
 }
@@ -24,8 +25,11 @@ pub struct VerbalizerSpec {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MultiTokenPolicy {
-    /// The logit of the word's first token (the default).
+    /// Every label word must be one token; a word the tokenizer splits is an error naming its
+    /// pieces (the default: a split word silently scored by a piece is rarely what was meant).
     #[default]
+    SingleToken,
+    /// The logit of the word's first token.
     FirstToken,
     /// The mean of the logits of all the word's tokens.
     Mean,
@@ -94,6 +98,14 @@ impl Verbalizer {
                     return Err(DataError::EmptyLabelWord {
                         class: class.clone(),
                         word: text.clone(),
+                    });
+                }
+                if spec.multi_token == MultiTokenPolicy::SingleToken && encoding.get_ids().len() > 1
+                {
+                    return Err(DataError::LabelWordSplit {
+                        class: class.clone(),
+                        word: text.clone(),
+                        pieces: encoding.get_tokens().to_vec(),
                     });
                 }
                 if let Some((unk_token, unk_id)) = &unk
@@ -208,7 +220,7 @@ fn score_layout(
         let mut class_entries = Vec::new();
         for word in class_words {
             let tokens = match policy {
-                MultiTokenPolicy::FirstToken => &word.ids[..1],
+                MultiTokenPolicy::SingleToken | MultiTokenPolicy::FirstToken => &word.ids[..1],
                 MultiTokenPolicy::Mean => &word.ids[..],
             };
             for &id in tokens {
@@ -345,10 +357,26 @@ mod tests {
     }
 
     #[test]
+    fn a_split_word_is_an_error_by_default_naming_its_pieces() {
+        let err = Verbalizer::new(
+            &spec(&[&["bad"], &["goodness"]], MultiTokenPolicy::SingleToken),
+            &names(&["n", "p"]),
+            &toy_wordpiece(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "label word \"goodness\" of class `p` is 2 tokens (\"good\", \"##ness\"); choose a \
+             word that is one token, or set verbalizer.multi_token = \"first_token\" or \"mean\" \
+             to score its pieces"
+        );
+    }
+
+    #[test]
     fn spec_deserializes_with_defaults() {
         let s: VerbalizerSpec =
             toml::from_str("label_words = [[\" negative\"], [\" positive\", \" great\"]]").unwrap();
-        assert_eq!(s.multi_token, MultiTokenPolicy::FirstToken);
+        assert_eq!(s.multi_token, MultiTokenPolicy::SingleToken);
         assert_eq!(s.label_words[1], vec![" positive", " great"]);
         let s: VerbalizerSpec =
             toml::from_str("label_words = [[\"a\"]]\nmulti_token = \"mean\"").unwrap();

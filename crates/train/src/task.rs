@@ -147,7 +147,9 @@ impl TaskEncoder {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let policy = match verbalizer.policy() {
-            MultiTokenPolicy::FirstToken => LabelTokenPolicy::FirstToken,
+            MultiTokenPolicy::SingleToken | MultiTokenPolicy::FirstToken => {
+                LabelTokenPolicy::FirstToken
+            }
             MultiTokenPolicy::Mean => LabelTokenPolicy::MeanOfTokens,
         };
 

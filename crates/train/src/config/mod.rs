@@ -358,14 +358,19 @@ impl ExperimentConfig {
                 return invalid(key, "must be at least 1".into());
             }
         }
-        let data_error = |source| ConfigError::Data {
-            key: "data.columns",
-            source: Box::new(source),
+        let data_error = |key| {
+            move |source| ConfigError::Data {
+                key,
+                source: Box::new(source),
+            }
         };
-        self.data.columns.validate().map_err(data_error)?;
+        self.data
+            .columns
+            .validate()
+            .map_err(data_error("data.columns"))?;
         self.template
             .check_fields(&self.data.columns.text_fields)
-            .map_err(data_error)?;
+            .map_err(data_error("template"))?;
         let classes = self.data.columns.label_names.len();
         if self.verbalizer.label_words.len() != classes {
             return invalid(
