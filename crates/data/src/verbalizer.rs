@@ -102,10 +102,17 @@ impl Verbalizer {
                 }
                 if spec.multi_token == MultiTokenPolicy::SingleToken && encoding.get_ids().len() > 1
                 {
+                    // Decoded one by one, so byte-level BPE shows " ab" rather than "Ġab".
+                    let pieces = encoding
+                        .get_ids()
+                        .iter()
+                        .zip(encoding.get_tokens())
+                        .map(|(&id, token)| tokenizer.decode(&[id], false).unwrap_or(token.clone()))
+                        .collect();
                     return Err(DataError::LabelWordSplit {
                         class: class.clone(),
                         word: text.clone(),
-                        pieces: encoding.get_tokens().to_vec(),
+                        pieces,
                     });
                 }
                 if let Some((unk_token, unk_id)) = &unk

@@ -218,3 +218,16 @@ fn missing_data_file_lists_the_places_tried() {
         .to_string();
     assert!(e.contains("nope/train.tsv"), "{e}");
 }
+
+#[test]
+fn a_missing_model_file_says_how_to_get_one() {
+    let config = parse(MINIMAL, &["model.path=\"/no/such/model.gguf\""]).unwrap();
+    let e = prompt_train::train(&config, &prompt_train::TrainOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "model /no/such/model.gguf not found: fetch the default model with `cargo xtask fetch` \
+         or set model.path to a GGUF file or a Hugging Face folder"
+    );
+}
