@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use prompt_data::error_chain;
+use prompt_model::PromptPlacement;
 use prompt_model::reference::Tolerance;
 use prompt_train::BenchOptions;
 
@@ -93,6 +94,10 @@ enum Command {
         /// Dev examples in the timed evaluation.
         #[arg(long, default_value_t = 256)]
         eval_examples: usize,
+        /// Copy the prompt in front of every row instead of sharing its keys and values (to
+        /// measure what sharing saves).
+        #[arg(long)]
+        every_row: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -161,6 +166,7 @@ fn run(command: Command) -> Result<()> {
             config,
             steps,
             eval_examples,
+            every_row,
             json,
             overrides,
         } => bench::run(
@@ -169,6 +175,11 @@ fn run(command: Command) -> Result<()> {
             &BenchOptions {
                 train_steps: steps,
                 eval_examples,
+                placement: if every_row {
+                    PromptPlacement::EveryRow
+                } else {
+                    PromptPlacement::SharedPrefix
+                },
                 ..BenchOptions::default()
             },
             json,

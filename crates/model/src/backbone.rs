@@ -30,19 +30,7 @@ pub trait Backbone {
         embeds: Tensor<3>,
         attention_mask: Tensor<2, Bool>,
     ) -> Tensor<3> {
-        let [b, l, d] = embeds.dims();
-        let k = prefix.dims()[0];
-        let device = embeds.device();
-        let prefix = prefix.unsqueeze::<3>().expand([b, k, d]);
-        let mask = Tensor::cat(
-            vec![
-                Tensor::<2, Bool>::full([b, k], true, &device),
-                attention_mask,
-            ],
-            1,
-        );
-        self.encode(Tensor::cat(vec![prefix, embeds], 1), mask)
-            .narrow(1, k, l)
+        encode_prefix_in_every_row(self, prefix, embeds, attention_mask)
     }
     /// Scores hidden states `[N, d]` against the given vocabulary rows only: `[N, C]`.
     /// This is the head restricted to the verbalizer's tokens; it never touches the rest of
@@ -51,4 +39,28 @@ pub trait Backbone {
     /// Scores hidden states `[N, d]` against the whole vocabulary: `[N, V]` (parity checks,
     /// full-vocabulary loss).
     fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2>;
+}
+
+/// [`Backbone::encode_with_prefix`] the plain way: the prefix copied in front of every row and
+/// the whole `[B, P + L]` input encoded; the rows' hidden states `[B, L, d]` are returned.
+pub fn encode_prefix_in_every_row<B: Backbone + ?Sized>(
+    backbone: &B,
+    prefix: Tensor<2>,
+    embeds: Tensor<3>,
+    attention_mask: Tensor<2, Bool>,
+) -> Tensor<3> {
+    let [b, l, d] = embeds.dims();
+    let k = prefix.dims()[0];
+    let device = embeds.device();
+    let prefix = prefix.unsqueeze::<3>().expand([b, k, d]);
+    let mask = Tensor::cat(
+        vec![
+            Tensor::<2, Bool>::full([b, k], true, &device),
+            attention_mask,
+        ],
+        1,
+    );
+    backbone
+        .encode(Tensor::cat(vec![prefix, embeds], 1), mask)
+        .narrow(1, k, l)
 }

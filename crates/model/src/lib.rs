@@ -22,13 +22,13 @@ pub mod soft_prompt;
 pub mod tokenizer;
 pub mod weights;
 
-pub use backbone::Backbone;
+pub use backbone::{Backbone, encode_prefix_in_every_row};
 pub use bert::{Bert, BertConfig};
 pub use error::{LoadError, ModelError};
 pub use family::ModelFamily;
 pub use hf_dir::HfDir;
 pub use llama::{Llama, LlamaConfig, LlamaError};
 pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};
-pub use prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptTuned};
+pub use prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptPlacement, PromptTuned};
 pub use safetensors_source::SafetensorsFile;
 pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};

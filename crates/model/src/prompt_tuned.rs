@@ -5,7 +5,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::backbone::Backbone;
+use crate::backbone::{Backbone, encode_prefix_in_every_row};
 use crate::soft_prompt::{PromptError, SoftPrompt};
 
 /// How a class whose label word has several tokens is scored.
@@ -84,6 +84,19 @@ impl ClassTokens {
     }
 }
 
+/// How the prompt rows go through the backbone; both give the same results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptPlacement {
+    /// Through [`Backbone::encode_with_prefix`]: a causal backbone computes the prompt's keys
+    /// and values once per batch and every row attends to them (the default).
+    #[default]
+    SharedPrefix,
+    /// The prompt copied in front of every row and encoded with it (what PEFT does; kept to
+    /// measure and test the shared path against).
+    EveryRow,
+}
+
 /// A frozen backbone `B` with a trainable [`SoftPrompt`] prepended to its token embeddings.
 #[derive(Module, Debug)]
 pub struct PromptTuned<B> {
@@ -91,6 +104,9 @@ pub struct PromptTuned<B> {
     pub backbone: B,
     /// The trainable prompt.
     pub prompt: SoftPrompt,
+    /// How the prompt rows are computed.
+    #[module(skip)]
+    pub placement: PromptPlacement,
 }
 
 impl<B: Backbone + Module> PromptTuned<B> {
@@ -102,7 +118,16 @@ impl<B: Backbone + Module> PromptTuned<B> {
                 expected: backbone.hidden_size(),
             });
         }
-        Ok(Self { backbone, prompt })
+        Ok(Self {
+            backbone,
+            prompt,
+            placement: PromptPlacement::default(),
+        })
+    }
+
+    /// The same model computing its prompt rows the `placement` way.
+    pub fn with_placement(self, placement: PromptPlacement) -> Self {
+        Self { placement, ..self }
     }
 
     /// Longest token input (prompt excluded) the backbone's positions allow.
@@ -125,11 +150,13 @@ impl<B: Backbone + Module> PromptTuned<B> {
         let d = self.backbone.hidden_size();
         let embeds = self.backbone.embed_tokens(ids);
         // An empty prompt is the template alone (the paper's "prompt design" baseline).
-        let hidden = if self.prompt.num_tokens() == 0 {
-            self.backbone.encode(embeds, mask)
-        } else {
-            self.backbone
-                .encode_with_prefix(self.prompt.values(), embeds, mask)
+        let prompt = self.prompt.values();
+        let hidden = match self.placement {
+            _ if self.prompt.num_tokens() == 0 => self.backbone.encode(embeds, mask),
+            PromptPlacement::SharedPrefix => self.backbone.encode_with_prefix(prompt, embeds, mask),
+            PromptPlacement::EveryRow => {
+                encode_prefix_in_every_row(&self.backbone, prompt, embeds, mask)
+            }
         };
         let slot = answer_pos.reshape([batch, 1, 1]).expand([batch, 1, d]);
         hidden.gather(1, slot).reshape([batch, d])

@@ -7,7 +7,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bool, Device, Distribution, Gradients, Int, Tensor, TensorData};
 use common::{floats, max_abs_diff, tiny_llama_config};
-use prompt_model::{Backbone, ClassTokens, LabelTokenPolicy, Llama, PromptTuned, SoftPrompt};
+use prompt_model::{
+    Backbone, ClassTokens, LabelTokenPolicy, Llama, PromptPlacement, PromptTuned, SoftPrompt,
+};
 
 /// Right-padded batch: ids, mask, answer positions (each row's last real token).
 fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
@@ -140,7 +142,7 @@ fn snapshot(module: &impl Module, grads: Option<&Gradients>) -> Vec<(Vec<f32>, b
 }
 
 #[test]
-fn shared_prefix_gives_the_loss_and_prompt_gradient_of_running_the_prompt_in_every_row() {
+fn shared_prefix_gives_the_logits_loss_and_prompt_gradient_of_the_prompt_in_every_row() {
     let device = Device::flex().autodiff();
     let k = 3;
     let model = tiny_model(k, &device);
@@ -151,29 +153,14 @@ fn shared_prefix_gives_the_loss_and_prompt_gradient_of_running_the_prompt_in_eve
     let prompt = model.prompt.values();
 
     let shared = model.forward(ids.clone(), mask.clone(), answer.clone(), &classes);
+    let shared_logits = floats(shared.clone());
     let shared_loss = PromptTuned::<Llama>::loss(shared, labels.clone());
     let shared_grad = floats(prompt.grad(&shared_loss.backward()).unwrap());
 
     // Every row carries its own copy of the prompt through the backbone.
-    let backbone = &model.backbone;
-    let rows = Tensor::cat(
-        vec![
-            prompt.clone().unsqueeze::<3>().expand([2, k, 16]),
-            backbone.embed_tokens(ids),
-        ],
-        1,
-    );
-    let mask = Tensor::cat(
-        vec![Tensor::<2, Bool>::full([2, k], true, &device), mask],
-        1,
-    );
-    let slot = answer
-        .add_scalar(k as i64)
-        .reshape([2, 1, 1])
-        .expand([2, 1, 16]);
-    let hidden = backbone.encode(rows, mask).gather(1, slot).reshape([2, 16]);
-    let class_rows = Tensor::<1, Int>::from_data(TensorData::new(vec![10i64, 20], [2]), &device);
-    let unshared = backbone.vocab_logits(hidden, class_rows);
+    let every_row = model.with_placement(PromptPlacement::EveryRow);
+    let unshared = every_row.forward(ids, mask, answer, &classes);
+    assert!(max_abs_diff(&shared_logits, &floats(unshared.clone())) < 1e-5);
     let unshared_loss = PromptTuned::<Llama>::loss(unshared, labels);
     let unshared_grad = floats(prompt.grad(&unshared_loss.backward()).unwrap());
 

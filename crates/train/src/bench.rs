@@ -8,7 +8,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
 use prompt_data::{Encoded, PromptBatcher, Tokenizer};
-use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptTuned};
+use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptPlacement, PromptTuned};
 use serde::Serialize;
 
 use crate::backbone::{WithBackbone, with_backbone};
@@ -32,6 +32,8 @@ pub struct BenchOptions {
     pub eval_examples: usize,
     /// Device for the model and batches (without autodiff; training adds it).
     pub device: Device,
+    /// How the prompt rows are computed (to measure what sharing them saves).
+    pub placement: PromptPlacement,
 }
 
 impl Default for BenchOptions {
@@ -41,6 +43,7 @@ impl Default for BenchOptions {
             train_steps: 20,
             eval_examples: 256,
             device: Device::default(),
+            placement: PromptPlacement::default(),
         }
     }
 }
@@ -50,6 +53,8 @@ impl Default for BenchOptions {
 pub struct BenchReport {
     /// Prompt length `k`.
     pub prompt_len: usize,
+    /// How the prompt rows were computed.
+    pub placement: PromptPlacement,
     /// Training batch size.
     pub batch_size: usize,
     /// Timed training steps.
@@ -107,7 +112,7 @@ impl WithBackbone for Bench<'_> {
         }
         let train_device = options.device.clone().autodiff();
         let prompt = task.initial_prompt(config, &backbone, tokenizer, &train_device)?;
-        let mut model = PromptTuned::new(backbone, prompt)?;
+        let mut model = PromptTuned::new(backbone, prompt)?.with_placement(options.placement);
         let classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
         let mut optimizer = build_optimizer(&config.optimizer);
         let steps = options.warmup_steps + options.train_steps;
@@ -162,6 +167,7 @@ impl WithBackbone for Bench<'_> {
 
         Ok(BenchReport {
             prompt_len: config.prompt.length,
+            placement: options.placement,
             batch_size: config.train.batch_size,
             train_steps: options.train_steps,
             train_examples,
