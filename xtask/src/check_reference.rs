@@ -1,18 +1,37 @@
 //! `cargo xtask check-reference PATH`: runs a model on the inputs of a reference file written
 //! by HF transformers and prints the largest differences per quantity; fails past tolerance.
+//! `--f64` runs the model in double precision.
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, DeviceConfig, FloatDType};
 use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_model::reference::{GRADIENT_FACTORS, Tolerance, check_reference};
 
-pub fn run(reference: &Path, model: Option<&Path>, tolerance: Tolerance) -> Result<()> {
+pub fn run(
+    reference: &Path,
+    model: Option<&Path>,
+    tolerance: Tolerance,
+    double_precision: bool,
+) -> Result<()> {
     let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
     let model = model.unwrap_or(&default_model);
-    let report = check_reference(reference, model, &burn::tensor::Device::flex(), tolerance)?;
+    let mut device = Device::flex();
+    if double_precision {
+        // Before any tensor exists: every weight, activation and gradient is then f64, which
+        // shows how far the reference's own f32 arithmetic is from the exact values.
+        device
+            .configure(DeviceConfig::default().float_dtype(FloatDType::F64))
+            .context("cannot switch the CPU device to f64")?;
+    }
+    let report = check_reference(reference, model, &device, tolerance)?;
     println!("reference: {}", report.reference.display());
     println!("model:     {}", report.model.display());
+    println!(
+        "precision: {}",
+        if double_precision { "f64" } else { "f32" }
+    );
     println!(
         "tolerance: {:e} absolute or {:e} relative; gradients x{} and x{} (ids exact)\n",
         tolerance.abs, tolerance.rel, GRADIENT_FACTORS.0, GRADIENT_FACTORS.1

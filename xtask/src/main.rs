@@ -119,6 +119,9 @@ enum Command {
         /// Largest accepted relative difference.
         #[arg(long, default_value_t = 1e-4)]
         rel: f64,
+        /// Compute in f64 instead of f32.
+        #[arg(long = "f64")]
+        double_precision: bool,
     },
 }
 
@@ -189,6 +192,12 @@ fn run(command: Command) -> Result<()> {
             model,
             abs,
             rel,
-        } => check_reference::run(&reference, model.as_deref(), Tolerance { abs, rel }),
+            double_precision,
+        } => check_reference::run(
+            &reference,
+            model.as_deref(),
+            Tolerance { abs, rel },
+            double_precision,
+        ),
     }
 }
