@@ -128,15 +128,17 @@ fn intact_checkpoints(output: &Path) -> Vec<usize> {
     steps
 }
 
+/// Runs training to the end without interruption in `<tmp>/uninterrupted`.
+fn uninterrupted(tmp: &Path) -> Outcome {
+    let dir = tmp.join("uninterrupted");
+    assert_succeeded(&start_child(&dir, false, None), "the uninterrupted run");
+    outcome(&dir)
+}
+
 #[test]
 fn runs_killed_anywhere_resume_to_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let reference_dir = tmp.path().join("uninterrupted");
-    assert_succeeded(
-        &start_child(&reference_dir, false, None),
-        "the uninterrupted run",
-    );
-    let reference = outcome(&reference_dir);
+    let reference = uninterrupted(tmp.path());
     assert_eq!(
         reference.metrics.len(),
         8 + 2,
@@ -181,11 +183,7 @@ fn runs_killed_anywhere_resume_to_the_uninterrupted_result() {
 #[test]
 fn a_run_killed_again_while_resuming_still_ends_with_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let reference_dir = tmp.path().join("uninterrupted");
-    assert_succeeded(
-        &start_child(&reference_dir, false, None),
-        "the uninterrupted run",
-    );
+    let reference = uninterrupted(tmp.path());
     let dir = tmp.path().join("chain");
     let first = start_child(&dir, false, Some("write_atomic::half_written:3"));
     assert_eq!(first.status.signal(), Some(libc::SIGKILL));
@@ -195,5 +193,5 @@ fn a_run_killed_again_while_resuming_still_ends_with_the_uninterrupted_result() 
     assert_eq!(second.status.signal(), Some(libc::SIGKILL));
     assert_eq!(intact_checkpoints(&dir), [2]);
     assert_succeeded(&start_child(&dir, true, None), "the second resume");
-    assert_eq!(outcome(&dir), outcome(&reference_dir));
+    assert_eq!(outcome(&dir), reference);
 }
