@@ -15,6 +15,7 @@ pub fn run(
     zero_shot: bool,
     overrides: &[String],
     json: bool,
+    device: &Device,
 ) -> Result<()> {
     let overrides = overrides
         .iter()
@@ -22,8 +23,8 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let mut spec = EvalSpec::for_run(artifact, data, zero_shot, &overrides)?;
     spec.limit = limit;
-    let report = score(&spec, &Device::default())
-        .with_context(|| format!("cannot evaluate {}", artifact.display()))?;
+    let report =
+        score(&spec, device).with_context(|| format!("cannot evaluate {}", artifact.display()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check_reference;
+mod device;
 mod eval;
 mod fetch;
 mod regress;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use device::DeviceChoice;
 use prompt_data::error_chain;
 use prompt_model::PromptPlacement;
 use prompt_model::reference::Tolerance;
@@ -24,6 +26,9 @@ use prompt_train::BenchOptions;
     about = "Soft-prompt tuning of frozen language models"
 )]
 struct Cli {
+    /// Where to compute: `cpu`, or `cuda` (GPU 0 through LibTorch; needs the `tch` build).
+    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -126,7 +131,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse().command) {
+    let cli = Cli::parse();
+    match run(cli.command, cli.device) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, outermost context first; causes the outer messages already quote are
@@ -137,14 +143,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn run(command: Command, device: DeviceChoice) -> Result<()> {
+    let device = device.device()?;
     match command {
         Command::Fetch { what } => fetch::run(&what),
         Command::Train {
             config,
             resume,
             overrides,
-        } => train::run(&config, resume, &overrides),
+        } => train::run(&config, resume, &overrides, device),
         Command::Eval {
             artifact,
             data,
@@ -159,12 +166,13 @@ fn run(command: Command) -> Result<()> {
             zero_shot,
             &overrides,
             json,
+            &device,
         ),
-        Command::Sweep { config } => sweep::run(&config),
+        Command::Sweep { config } => sweep::run(&config, &device),
         Command::Regress {
             config,
             write_baseline,
-        } => regress::run(&config, write_baseline),
+        } => regress::run(&config, write_baseline, &device),
         Command::Bench {
             config,
             steps,
@@ -183,6 +191,7 @@ fn run(command: Command) -> Result<()> {
                 } else {
                     PromptPlacement::SharedPrefix
                 },
+                device,
                 ..BenchOptions::default()
             },
             json,

@@ -7,16 +7,15 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use prompt_eval::{Baseline, RegressConfig, Verdict, verdict_table};
 
-pub fn run(config_path: &Path, write_baseline: bool) -> Result<()> {
+pub fn run(config_path: &Path, write_baseline: bool, device: &Device) -> Result<()> {
     let config = RegressConfig::load(config_path)?;
-    let device = Device::default();
     let committed = config
         .committed
-        .measure(&device)
+        .measure(device)
         .context("the committed-prompt check could not run")?;
     let training = config
         .training
-        .measure(&device)
+        .measure(device)
         .context("the short-training check could not run")?;
     if write_baseline {
         config.write_baseline(&Baseline {

@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use prompt_eval::{SweepConfig, run_sweep};
 
-pub fn run(config_path: &Path) -> Result<()> {
+pub fn run(config_path: &Path, device: &Device) -> Result<()> {
     let config = SweepConfig::load(config_path)?;
-    let outputs = run_sweep(&config, &Device::default())
+    let outputs = run_sweep(&config, device)
         .with_context(|| format!("the sweep {} stopped", config_path.display()))?;
     print!("{}", std::fs::read_to_string(&outputs.table)?);
     println!(

@@ -4,15 +4,17 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use burn::tensor::Device;
 use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_train::{ExperimentConfig, Override, TrainOptions, train};
 
 use crate::fetch;
 
-pub fn run(config_path: &Path, resume: bool, overrides: &[String]) -> Result<()> {
+pub fn run(config_path: &Path, resume: bool, overrides: &[String], device: Device) -> Result<()> {
     let config = load_config(config_path, overrides)?;
     let options = TrainOptions {
         resume,
+        device,
         ..TrainOptions::default()
     };
     let summary = train(&config, &options)?;
