@@ -27,10 +27,15 @@ pub fn run(
 
 fn print_table(config: &ExperimentConfig, report: &prompt_train::BenchReport) {
     println!(
-        "{} | prompt {} tokens ({:?}) | {} thread(s)",
+        "{} | prompt {} tokens ({:?}) | {} | {} thread(s)",
         config.model.resolved_path().display(),
         report.prompt_len,
         report.placement,
+        if report.synthetic {
+            "random tokens"
+        } else {
+            "the config's data"
+        },
         rayon_threads(config.threads)
     );
     println!(

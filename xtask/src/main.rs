@@ -103,6 +103,9 @@ enum Command {
         /// measure what sharing saves).
         #[arg(long)]
         every_row: bool,
+        /// Time inputs of exactly N random tokens instead of the config's data files.
+        #[arg(long, value_name = "N")]
+        synthetic_length: Option<usize>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -178,6 +181,7 @@ fn run(command: Command, device: DeviceChoice) -> Result<()> {
             steps,
             eval_examples,
             every_row,
+            synthetic_length,
             json,
             overrides,
         } => bench::run(
@@ -192,6 +196,7 @@ fn run(command: Command, device: DeviceChoice) -> Result<()> {
                     PromptPlacement::SharedPrefix
                 },
                 device,
+                synthetic_length,
                 ..BenchOptions::default()
             },
             json,

@@ -2,32 +2,11 @@
 //! measuring how much padding a batching leaves.
 
 use crate::error::DataError;
+use crate::rng::SplitMix64;
 
 /// Chunk size, in batches, within which bucketing sorts by length. Larger chunks pad less but
 /// make batches less random.
 pub const DEFAULT_CHUNK_BATCHES: usize = 50;
-
-/// SplitMix64: a small, seedable generator, so an order depends only on its seed.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Fisher–Yates shuffle; the modulo bias is below 2^-40 for any realistic length.
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
 
 fn nonzero(value: usize, what: &'static str) -> Result<usize, DataError> {
     if value == 0 {

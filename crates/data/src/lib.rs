@@ -16,6 +16,7 @@ mod error;
 mod example;
 mod paths;
 mod reader;
+pub mod rng;
 mod template;
 #[cfg(test)]
 mod test_support;

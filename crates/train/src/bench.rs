@@ -7,6 +7,7 @@ use std::time::Instant;
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
+use prompt_data::rng::SplitMix64;
 use prompt_data::{Encoded, PromptBatcher, Tokenizer};
 use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptPlacement, PromptTuned};
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::on_threads;
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::{Cursor, DataOrder};
 use crate::run::train_step;
-use crate::task::prepare_task;
+use crate::task::{PreparedTask, TaskEncoder, prepare_task};
 
 /// How much to measure.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct BenchOptions {
     pub device: Device,
     /// How the prompt rows are computed (to measure what sharing them saves).
     pub placement: PromptPlacement,
+    /// Inputs of exactly this many random tokens instead of the config's data files (speed
+    /// does not depend on which tokens; the classes still come from the verbalizer).
+    pub synthetic_length: Option<usize>,
 }
 
 impl Default for BenchOptions {
@@ -44,6 +48,7 @@ impl Default for BenchOptions {
             eval_examples: 256,
             device: Device::default(),
             placement: PromptPlacement::default(),
+            synthetic_length: None,
         }
     }
 }
@@ -53,6 +58,8 @@ impl Default for BenchOptions {
 pub struct BenchReport {
     /// Prompt length `k`.
     pub prompt_len: usize,
+    /// Whether the inputs were random tokens (`synthetic_length`) rather than the data.
+    pub synthetic: bool,
     /// How the prompt rows were computed.
     pub placement: PromptPlacement,
     /// Training batch size.
@@ -106,7 +113,10 @@ impl WithBackbone for Bench<'_> {
         family: ModelFamily,
     ) -> Result<BenchReport, TrainError> {
         let Self { config, options } = self;
-        let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
+        let task = match options.synthetic_length {
+            None => prepare_task(config, tokenizer, family, backbone.max_positions())?,
+            Some(length) => synthetic_task(config, options, tokenizer, family, &backbone, length)?,
+        };
         if task.train.is_empty() {
             return Err(TrainError::NoTrainingData);
         }
@@ -167,6 +177,7 @@ impl WithBackbone for Bench<'_> {
 
         Ok(BenchReport {
             prompt_len: config.prompt.length,
+            synthetic: options.synthetic_length.is_some(),
             placement: options.placement,
             batch_size: config.train.batch_size,
             train_steps: options.train_steps,
@@ -181,4 +192,45 @@ impl WithBackbone for Bench<'_> {
             eval_examples_per_s: dev.len() as f64 / eval_seconds.max(1e-9),
         })
     }
+}
+
+/// Enough random `length`-token examples for the timed steps and the evaluation, with the
+/// config's verbalizer classes, drawn with the config's seed.
+fn synthetic_task<B: Backbone>(
+    config: &ExperimentConfig,
+    options: &BenchOptions,
+    tokenizer: &Tokenizer,
+    family: ModelFamily,
+    backbone: &B,
+    length: usize,
+) -> Result<PreparedTask, TrainError> {
+    let label_names = &config.data.columns.label_names;
+    let encoder = TaskEncoder::new(
+        config,
+        tokenizer,
+        family,
+        backbone.max_positions(),
+        label_names,
+    )?;
+    let mut rng = SplitMix64(config.seed);
+    let mut examples = |n: usize| -> Vec<Encoded> {
+        (0..n)
+            .map(|i| Encoded {
+                ids: (0..length)
+                    .map(|_| rng.below(backbone.vocab_size()) as u32)
+                    .collect(),
+                answer_pos: length - 1,
+                label: i % label_names.len(),
+            })
+            .collect()
+    };
+    let steps = options.warmup_steps + options.train_steps;
+    Ok(PreparedTask {
+        train: examples(steps * config.train.batch_size),
+        dev: examples(options.eval_examples),
+        label_token_ids: encoder.label_token_ids,
+        policy: encoder.policy,
+        pad_id: 0,
+        family,
+    })
 }
