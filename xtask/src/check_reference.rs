@@ -7,12 +7,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceConfig, FloatDType};
 use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
-use prompt_model::reference::{GRADIENT_FACTORS, Tolerance, check_reference};
+use prompt_model::reference::{Tolerances, check_reference};
 
 pub fn run(
     reference: &Path,
     model: Option<&Path>,
-    tolerance: Tolerance,
+    tolerances: Tolerances,
     double_precision: bool,
 ) -> Result<()> {
     let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
@@ -25,7 +25,7 @@ pub fn run(
             .configure(DeviceConfig::default().float_dtype(FloatDType::F64))
             .context("cannot switch the CPU device to f64")?;
     }
-    let report = check_reference(reference, model, &device, tolerance)?;
+    let report = check_reference(reference, model, &device, tolerances)?;
     println!("reference: {}", report.reference.display());
     println!("model:     {}", report.model.display());
     println!(
@@ -33,8 +33,11 @@ pub fn run(
         if double_precision { "f64" } else { "f32" }
     );
     println!(
-        "tolerance: {:e} absolute or {:e} relative; gradients x{} and x{} (ids exact)\n",
-        tolerance.abs, tolerance.rel, GRADIENT_FACTORS.0, GRADIENT_FACTORS.1
+        "tolerance: {:e} absolute or {:e} relative; gradients {:e} or {:e} (ids exact)\n",
+        tolerances.values.abs,
+        tolerances.values.rel,
+        tolerances.gradients.abs,
+        tolerances.gradients.rel
     );
     println!(
         "{:<28} {:>6} {:>12} {:>12}  verdict",

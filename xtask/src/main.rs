@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use device::DeviceChoice;
 use prompt_data::error_chain;
 use prompt_model::PromptPlacement;
-use prompt_model::reference::Tolerance;
+use prompt_model::reference::{Tolerance, Tolerances};
 use prompt_train::BenchOptions;
 
 #[derive(Parser)]
@@ -127,6 +127,12 @@ enum Command {
         /// Largest accepted relative difference.
         #[arg(long, default_value_t = 1e-4)]
         rel: f64,
+        /// Largest accepted absolute difference of prompt gradients (default: --abs).
+        #[arg(long)]
+        grad_abs: Option<f64>,
+        /// Largest accepted relative difference of prompt gradients (default: --rel).
+        #[arg(long)]
+        grad_rel: Option<f64>,
         /// Compute in f64 instead of f32.
         #[arg(long = "f64")]
         double_precision: bool,
@@ -206,11 +212,19 @@ fn run(command: Command, device: DeviceChoice) -> Result<()> {
             model,
             abs,
             rel,
+            grad_abs,
+            grad_rel,
             double_precision,
         } => check_reference::run(
             &reference,
             model.as_deref(),
-            Tolerance { abs, rel },
+            Tolerances {
+                values: Tolerance { abs, rel },
+                gradients: Tolerance {
+                    abs: grad_abs.unwrap_or(abs),
+                    rel: grad_rel.unwrap_or(rel),
+                },
+            },
             double_precision,
         ),
     }

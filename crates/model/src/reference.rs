@@ -21,7 +21,6 @@ use crate::soft_prompt::SoftPrompt;
 use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
 
 /// A value passes when it is within `abs` of the reference or within `rel` of it relatively.
-/// Gradients, backpropagated through every layer, get [`GRADIENT_FACTORS`] times the bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
     /// Largest accepted absolute difference.
@@ -29,12 +28,6 @@ pub struct Tolerance {
     /// Largest accepted difference relative to the reference value.
     pub rel: f64,
 }
-
-/// (absolute, relative) widening for gradients. f32 rounding grows through the 30-layer
-/// backward pass: two code paths of this crate that are equal in exact arithmetic (the prompt
-/// row inside every sequence, or computed once and shared) give SmolLM2 prompt-gradient norms
-/// 5e-4 apart relatively, while every forward quantity agrees with transformers within 1e-4.
-pub const GRADIENT_FACTORS: (f64, f64) = (2.0, 10.0);
 
 impl Default for Tolerance {
     /// f32 agreement with an f32 reference: 1e-3 absolute or 1e-4 relative.
@@ -46,12 +39,22 @@ impl Default for Tolerance {
     }
 }
 
-impl Tolerance {
-    /// The bound applied to gradient quantities.
-    fn for_gradients(self) -> Self {
+/// The bounds of a reference check: one for values (logits, losses), one for prompt gradients
+/// (by default the same).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tolerances {
+    /// Logits and losses.
+    pub values: Tolerance,
+    /// Prompt-gradient norms and entries.
+    pub gradients: Tolerance,
+}
+
+impl Tolerances {
+    /// The same bound for values and gradients.
+    pub fn uniform(tolerance: Tolerance) -> Self {
         Self {
-            abs: self.abs * GRADIENT_FACTORS.0,
-            rel: self.rel * GRADIENT_FACTORS.1,
+            values: tolerance,
+            gradients: tolerance,
         }
     }
 }
@@ -114,8 +117,8 @@ pub struct ReferenceReport {
     pub reference: PathBuf,
     /// The model checked.
     pub model: PathBuf,
-    /// The tolerance applied to float quantities (ids are compared exactly).
-    pub tolerance: Tolerance,
+    /// The bounds applied to float quantities (ids are compared exactly).
+    pub tolerances: Tolerances,
     /// One entry per quantity, in the fixture's order.
     pub checks: Vec<QuantityCheck>,
 }
@@ -157,10 +160,10 @@ impl fmt::Display for ReferenceReport {
             "{} vs {} (tolerance {:e} abs or {:e} rel, gradients {:e} abs or {:e} rel; ids exact)",
             self.model.display(),
             self.reference.display(),
-            self.tolerance.abs,
-            self.tolerance.rel,
-            self.tolerance.for_gradients().abs,
-            self.tolerance.for_gradients().rel
+            self.tolerances.values.abs,
+            self.tolerances.values.rel,
+            self.tolerances.gradients.abs,
+            self.tolerances.gradients.rel
         )?;
         writeln!(
             f,
@@ -280,7 +283,7 @@ pub fn check_reference(
     reference: &Path,
     model: &Path,
     device: &Device,
-    tolerance: Tolerance,
+    tolerances: Tolerances,
 ) -> Result<ReferenceReport, ReferenceError> {
     let text = std::fs::read_to_string(reference).map_err(|source| ReferenceError::Io {
         path: reference.to_path_buf(),
@@ -297,7 +300,7 @@ pub fn check_reference(
     let mut report = ReferenceReport {
         reference: reference.to_path_buf(),
         model: model.to_path_buf(),
-        tolerance,
+        tolerances,
         checks: Vec::new(),
     };
     let device = device.clone().autodiff();
@@ -317,8 +320,8 @@ fn check_causal(
     device: &Device,
     report: &mut ReferenceReport,
 ) -> Result<(), ModelError> {
-    let tolerance = Some(report.tolerance);
-    let grad_tolerance = Some(report.tolerance.for_gradients());
+    let tolerance = Some(report.tolerances.values);
+    let grad_tolerance = Some(report.tolerances.gradients);
     let tokenizer = tokenizer_from_gguf(&GgufFile::open(model_path)?)?;
     let model = Llama::from_gguf(model_path, device)?;
     let label_ids: Vec<Vec<u32>> = fixture.label_ids.iter().map(|&id| vec![id]).collect();
@@ -424,8 +427,8 @@ fn check_masked(
     device: &Device,
     report: &mut ReferenceReport,
 ) -> Result<(), ModelError> {
-    let tolerance = Some(report.tolerance);
-    let grad_tolerance = Some(report.tolerance.for_gradients());
+    let tolerance = Some(report.tolerances.values);
+    let grad_tolerance = Some(report.tolerances.gradients);
     let mut tokenizer = load_tokenizer_json(HfDir::new(model_dir).tokenizer_path())?;
     // A tokenizer.json may pad every input to a fixed length; the reference ids are unpadded.
     tokenizer.with_padding(None);

@@ -232,10 +232,10 @@ fn reference_check_reports_every_quantity_within_tolerance() {
         &fixture,
         &common::tiny_bert_dir(),
         &Device::flex(),
-        prompt_model::reference::Tolerance {
+        prompt_model::reference::Tolerances::uniform(prompt_model::reference::Tolerance {
             abs: 1e-5,
             rel: 1e-4,
-        },
+        }),
     )
     .expect("the check runs");
     println!("{report}");

@@ -1,24 +1,22 @@
 //! SmolLM2-135M-Instruct (the real GGUF) against HF transformers: token ids, last-position
 //! logits, and a prompt-tuned forward/backward, within 1e-3 absolute or 1e-4 relative.
+//!
+//! Two references: `../shared/fixtures/smollm2_reference.json`, and `tests/fixtures/smollm2_hf.json`,
+//! the same inputs recomputed by `tools/hf_reference.py` (transformers 5, torch 2.11, f32,
+//! CPU). The shared file's prompt gradients are 1.6–4.6e-4 (relative) away from both that
+//! recomputation and this crate's f64 run, so against it gradients get a wider bound.
 
 mod common;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use common::{shared_file, smollm2_gguf};
-use prompt_model::reference::{Tolerance, check_reference};
+use prompt_model::reference::{Tolerance, Tolerances, check_reference};
 use prompt_model::{Backbone, Llama, LlamaConfig};
 
-#[test]
-fn smollm2_reproduces_the_transformers_reference() {
-    let reference = shared_file("fixtures/smollm2_reference.json");
-    let report = check_reference(
-        &reference,
-        &smollm2_gguf(),
-        &Device::flex(),
-        Tolerance::default(),
-    )
-    .unwrap();
+/// Checks the real model against `reference` and asserts every quantity is there and passes.
+fn assert_matches(reference: &std::path::Path, tolerances: Tolerances) {
+    let report = check_reference(reference, &smollm2_gguf(), &Device::flex(), tolerances).unwrap();
     println!("{report}");
     assert!(report.passed(), "{report}");
     let mut expected = vec![
@@ -40,6 +38,28 @@ fn smollm2_reproduces_the_transformers_reference() {
         .map(|c| (c.name.clone(), c.count))
         .collect();
     assert_eq!(found, expected);
+}
+
+#[test]
+fn smollm2_matches_transformers_recomputed_within_1e4_gradients_included() {
+    let reference =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_hf.json");
+    assert_matches(&reference, Tolerances::default());
+}
+
+#[test]
+fn smollm2_reproduces_the_shared_transformers_reference() {
+    assert_matches(
+        &shared_file("fixtures/smollm2_reference.json"),
+        Tolerances {
+            values: Tolerance::default(),
+            // The shared file's own gradients are up to 4.6e-4 off (see the module docs).
+            gradients: Tolerance {
+                abs: 2e-3,
+                rel: 1e-3,
+            },
+        },
+    );
 }
 
 struct Frozen(Vec<bool>);

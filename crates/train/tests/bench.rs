@@ -8,11 +8,17 @@ use prompt_train::{BenchOptions, ExperimentConfig, Override, bench};
 
 #[test]
 fn synthetic_inputs_have_the_asked_length_with_either_placement() {
-    let sets = ["train.batch_size=2", "train.eval_batch_size=3", "prompt.length=4"];
+    let sets = [
+        "train.batch_size=2",
+        "train.eval_batch_size=3",
+        "prompt.length=4",
+    ];
     let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
-    let config =
-        ExperimentConfig::load(&common::workspace_root().join("configs/sst2.toml"), &overrides)
-            .unwrap();
+    let config = ExperimentConfig::load(
+        &common::workspace_root().join("configs/sst2.toml"),
+        &overrides,
+    )
+    .unwrap();
     for placement in [PromptPlacement::SharedPrefix, PromptPlacement::EveryRow] {
         let options = BenchOptions {
             warmup_steps: 1,
