@@ -10,6 +10,7 @@ use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_model::reference::{Tolerances, check_reference};
 
 pub fn run(
+    mut device: Device,
     reference: &Path,
     model: Option<&Path>,
     tolerances: Tolerances,
@@ -17,13 +18,12 @@ pub fn run(
 ) -> Result<()> {
     let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
     let model = model.unwrap_or(&default_model);
-    let mut device = Device::flex();
     if double_precision {
         // Before any tensor exists: every weight, activation and gradient is then f64, which
         // shows how far the reference's own f32 arithmetic is from the exact values.
         device
             .configure(DeviceConfig::default().float_dtype(FloatDType::F64))
-            .context("cannot switch the CPU device to f64")?;
+            .context("cannot switch the device to f64")?;
     }
     let report = check_reference(reference, model, &device, tolerances)?;
     println!("reference: {}", report.reference.display());

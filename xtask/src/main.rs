@@ -26,7 +26,8 @@ use prompt_train::BenchOptions;
     about = "Soft-prompt tuning of frozen language models"
 )]
 struct Cli {
-    /// Where to compute: `cpu`, or `cuda` (GPU 0 through LibTorch; needs the `tch` build).
+    /// Where to compute: `cpu`; `cuda` (GPU 0) or `libtorch-cpu` through LibTorch, which need
+    /// the `tch` build.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
     #[command(subcommand)]
@@ -216,6 +217,7 @@ fn run(command: Command, device: DeviceChoice) -> Result<()> {
             grad_rel,
             double_precision,
         } => check_reference::run(
+            device,
             &reference,
             model.as_deref(),
             Tolerances {
