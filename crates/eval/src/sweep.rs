@@ -3,6 +3,7 @@
 //! ones resume; the results become `results.jsonl`, a markdown table and a plot.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleDisplay};
@@ -282,12 +283,10 @@ fn encoded<'t>(
     family: ModelFamily,
     max_positions: usize,
 ) -> Result<&'t PreparedTask, TrainError> {
-    let length = config.prompt.length;
-    if !tasks.contains_key(&length) {
-        let task = prepare_task(config, tokenizer, family, max_positions)?;
-        tasks.insert(length, task);
-    }
-    Ok(&tasks[&length])
+    Ok(match tasks.entry(config.prompt.length) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(slot) => slot.insert(prepare_task(config, tokenizer, family, max_positions)?),
+    })
 }
 
 fn write_reports(

@@ -8,7 +8,7 @@ use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 
 use crate::error::LoadError;
-use crate::weights::WeightSource;
+use crate::weights::{ShapedValues, WeightSource};
 
 /// Why a safetensors file cannot be used (the file itself is named by [`LoadError::Safetensors`]).
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ impl WeightSource for SafetensorsFile {
         names
     }
 
-    fn read_f32(&self, name: &str) -> Option<Result<(Vec<usize>, Vec<f32>), LoadError>> {
+    fn read_f32(&self, name: &str) -> Option<Result<ShapedValues, LoadError>> {
         let info = self.metadata.info(name)?;
         // `read_metadata` checked that every tensor's offsets lie inside the data section.
         let (begin, end) = info.data_offsets;

@@ -19,8 +19,11 @@ pub trait WeightSource {
     fn names(&self) -> Vec<String>;
     /// Row-major shape (outermost dimension first) and f32 values of a tensor, dequantized or
     /// converted as needed. `None` when the file has no tensor of that name.
-    fn read_f32(&self, name: &str) -> Option<Result<(Vec<usize>, Vec<f32>), LoadError>>;
+    fn read_f32(&self, name: &str) -> Option<Result<ShapedValues, LoadError>>;
 }
+
+/// A tensor's row-major shape and its values as f32.
+pub type ShapedValues = (Vec<usize>, Vec<f32>);
 
 /// Builds frozen parameters from a [`WeightSource`], checking shapes and tracking use.
 pub struct WeightLoader<'a> {

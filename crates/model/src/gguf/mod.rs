@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::error::LoadError;
-use crate::weights::WeightSource;
+use crate::weights::{ShapedValues, WeightSource};
 use cursor::{Cursor, ReadFail};
 use metadata::ValueFail;
 
@@ -241,7 +241,7 @@ impl WeightSource for GgufFile {
         self.tensor_names()
     }
 
-    fn read_f32(&self, name: &str) -> Option<Result<(Vec<usize>, Vec<f32>), LoadError>> {
+    fn read_f32(&self, name: &str) -> Option<Result<ShapedValues, LoadError>> {
         self.tensor_info(name)?;
         Some(self.tensor_f32(name).map_err(LoadError::from))
     }

@@ -210,8 +210,10 @@ impl LlamaConfig {
     pub(crate) fn validate(&self, path: &Path) -> Result<(), LlamaError> {
         let ok = self.num_attention_heads > 0
             && self.num_key_value_heads > 0
-            && self.num_attention_heads % self.num_key_value_heads == 0
-            && self.head_dim % 2 == 0
+            && self
+                .num_attention_heads
+                .is_multiple_of(self.num_key_value_heads)
+            && self.head_dim.is_multiple_of(2)
             && self.head_dim > 0;
         if ok {
             Ok(())
