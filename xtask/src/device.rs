@@ -1,8 +1,8 @@
 //! `--device`: where the commands compute. The CPU (burn-flex) always; an NVIDIA GPU, or the
 //! CPU, through LibTorch when the binary is built with the `tch` feature (`bench/build_tch.sh`).
 
-use anyhow::Result;
-use burn::tensor::Device;
+use anyhow::{Context, Result};
+use burn::tensor::{Device, DeviceConfig, FloatDType};
 use clap::ValueEnum;
 
 /// A device named on the command line.
@@ -35,5 +35,27 @@ impl DeviceChoice {
                     .get_name()
             ),
         }
+    }
+}
+
+/// `--dtype`: the float type of the frozen backbone's weights and activations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats.
+    #[default]
+    F32,
+    /// bfloat16 backbone; the prompt, class scores, loss and optimizer stay f32.
+    Bf16,
+}
+
+impl Precision {
+    /// Sets `device`'s default float type (before any tensor exists on it).
+    pub fn apply(self, device: &mut Device) -> Result<()> {
+        if self == Self::Bf16 {
+            device
+                .configure(DeviceConfig::default().float_dtype(FloatDType::BF16))
+                .context("cannot switch the device to bf16")?;
+        }
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use device::DeviceChoice;
+use device::{DeviceChoice, Precision};
 use prompt_data::error_chain;
 use prompt_model::PromptPlacement;
 use prompt_model::reference::{Tolerance, Tolerances};
@@ -30,6 +30,10 @@ struct Cli {
     /// the `tch` build.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
+    /// Float type of the frozen backbone: `f32`, or `bf16` (prompt, scores, loss and optimizer
+    /// stay f32).
+    #[arg(long, global = true, value_enum, default_value_t = Precision::F32)]
+    dtype: Precision,
     #[command(subcommand)]
     command: Command,
 }
@@ -142,7 +146,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command, cli.device) {
+    match run(cli.command, cli.device, cli.dtype) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line, outermost context first; causes the outer messages already quote are
@@ -153,8 +157,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, device: DeviceChoice) -> Result<()> {
-    let device = device.device()?;
+fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<()> {
+    let mut device = device.device()?;
+    precision.apply(&mut device)?;
     match command {
         Command::Fetch { what } => fetch::run(&what),
         Command::Train {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::Backbone;
@@ -255,7 +255,8 @@ impl SoftPrompt {
     /// A trainable prompt holding `values` `[k, d]`.
     pub fn from_tensor(values: Tensor<2>) -> Self {
         Self {
-            embeddings: Param::from_tensor(values),
+            // Trained in f32 whatever the backbone's precision (a bf16 backbone included).
+            embeddings: Param::from_tensor(values.cast(FloatDType::F32)),
         }
     }
 
