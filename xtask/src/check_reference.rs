@@ -1,37 +1,27 @@
 //! `cargo xtask check-reference PATH`: runs a model on the inputs of a reference file written
 //! by HF transformers and prints the largest differences per quantity; fails past tolerance.
-//! `--f64` runs the model in double precision.
+//! `--dtype f64` runs the model in double precision.
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, DeviceConfig, FloatDType};
+use anyhow::{Result, bail};
+use burn::tensor::Device;
 use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_model::reference::{Tolerances, check_reference};
 
 pub fn run(
-    mut device: Device,
+    device: Device,
+    precision: &str,
     reference: &Path,
     model: Option<&Path>,
     tolerances: Tolerances,
-    double_precision: bool,
 ) -> Result<()> {
     let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
     let model = model.unwrap_or(&default_model);
-    if double_precision {
-        // Before any tensor exists: every weight, activation and gradient is then f64, which
-        // shows how far the reference's own f32 arithmetic is from the exact values.
-        device
-            .configure(DeviceConfig::default().float_dtype(FloatDType::F64))
-            .context("cannot switch the device to f64")?;
-    }
     let report = check_reference(reference, model, &device, tolerances)?;
     println!("reference: {}", report.reference.display());
     println!("model:     {}", report.model.display());
-    println!(
-        "precision: {}",
-        if double_precision { "f64" } else { "f32" }
-    );
+    println!("precision: {precision}");
     println!(
         "tolerance: {:e} absolute or {:e} relative; gradients {:e} or {:e} (ids exact)\n",
         tolerances.values.abs,

@@ -46,16 +46,36 @@ pub enum Precision {
     F32,
     /// bfloat16 backbone; the prompt, class scores, loss and optimizer stay f32.
     Bf16,
+    /// Double precision throughout (to see how far an f32 reference is from exact values).
+    F64,
 }
 
 impl Precision {
     /// Sets `device`'s default float type (before any tensor exists on it).
     pub fn apply(self, device: &mut Device) -> Result<()> {
-        if self == Self::Bf16 {
-            device
-                .configure(DeviceConfig::default().float_dtype(FloatDType::BF16))
-                .context("cannot switch the device to bf16")?;
-        }
-        Ok(())
+        let dtype = match self {
+            Self::F32 => return Ok(()),
+            Self::Bf16 => FloatDType::BF16,
+            Self::F64 => FloatDType::F64,
+        };
+        device
+            .configure(DeviceConfig::default().float_dtype(dtype))
+            .with_context(|| format!("cannot switch the device to {self:?}"))
+    }
+}
+
+#[cfg(all(test, not(feature = "tch")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_libtorch_device_without_the_tch_build_says_how_to_get_one() {
+        let err = DeviceChoice::Cuda.device().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--device cuda needs a binary built with LibTorch: run bench/build_tch.sh and use \
+             target/tch/release/xtask"
+        );
+        assert!(DeviceChoice::Cpu.device().is_ok());
     }
 }

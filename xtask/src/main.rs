@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use device::{DeviceChoice, Precision};
 use prompt_data::error_chain;
 use prompt_model::PromptPlacement;
@@ -30,8 +30,8 @@ struct Cli {
     /// the `tch` build.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
-    /// Float type of the frozen backbone: `f32`, or `bf16` (prompt, scores, loss and optimizer
-    /// stay f32).
+    /// Float type of the frozen backbone: `f32`; `bf16` (prompt, scores, loss and optimizer
+    /// stay f32); `f64` (everything in double precision).
     #[arg(long, global = true, value_enum, default_value_t = Precision::F32)]
     dtype: Precision,
     #[command(subcommand)]
@@ -138,9 +138,6 @@ enum Command {
         /// Largest accepted relative difference of prompt gradients (default: --rel).
         #[arg(long)]
         grad_rel: Option<f64>,
-        /// Compute in f64 instead of f32.
-        #[arg(long = "f64")]
-        double_precision: bool,
     },
 }
 
@@ -160,6 +157,10 @@ fn main() -> ExitCode {
 fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<()> {
     let mut device = device.device()?;
     precision.apply(&mut device)?;
+    let precision = precision
+        .to_possible_value()
+        .expect("no variant is skipped");
+    let precision = precision.get_name();
     match command {
         Command::Fetch { what } => fetch::run(&what),
         Command::Train {
@@ -220,9 +221,9 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
             rel,
             grad_abs,
             grad_rel,
-            double_precision,
         } => check_reference::run(
             device,
+            precision,
             &reference,
             model.as_deref(),
             Tolerances {
@@ -232,7 +233,6 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
                     rel: grad_rel.unwrap_or(rel),
                 },
             },
-            double_precision,
         ),
     }
 }

@@ -2,11 +2,11 @@
 
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Bool, Device, FloatDType, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, encode_prefix_in_every_row};
-use crate::soft_prompt::{PromptError, SoftPrompt};
+use crate::soft_prompt::{PromptError, SoftPrompt, at_least_f32};
 
 /// How a class whose label word has several tokens is scored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ impl<B: Backbone + Module> PromptTuned<B> {
         let d = self.backbone.hidden_size();
         let embeds = self.backbone.embed_tokens(ids);
         // An empty prompt is the template alone (the paper's "prompt design" baseline).
-        // An f32 prompt enters a lower-precision backbone in the backbone's dtype.
+        // The prompt enters the backbone in the backbone's float type (bf16, f32 or f64).
         let prompt = self.prompt.values().cast(embeds.dtype());
         let hidden = match self.placement {
             _ if self.prompt.num_tokens() == 0 => self.backbone.encode(embeds, mask),
@@ -178,12 +178,12 @@ impl<B: Backbone + Module> PromptTuned<B> {
             .backbone
             .vocab_logits(hidden, classes.ids.clone())
             .reshape([batch, classes.num_classes, classes.tokens_per_class]);
-        // Class scores, and the loss computed from them, are f32 whatever the backbone's dtype.
         let weights = classes.weights.clone().cast(logits.dtype());
-        (logits * weights.unsqueeze::<3>())
-            .sum_dim(2)
-            .reshape([batch, classes.num_classes])
-            .cast(FloatDType::F32)
+        at_least_f32(
+            (logits * weights.unsqueeze::<3>())
+                .sum_dim(2)
+                .reshape([batch, classes.num_classes]),
+        )
     }
 
     /// Logits over the whole vocabulary at each answer slot `[B, V]` (the full-vocabulary loss
@@ -195,7 +195,7 @@ impl<B: Backbone + Module> PromptTuned<B> {
         answer_pos: Tensor<1, Int>,
     ) -> Tensor<2> {
         let hidden = self.answer_hidden(ids, mask, answer_pos);
-        self.backbone.full_logits(hidden).cast(FloatDType::F32)
+        at_least_f32(self.backbone.full_logits(hidden))
     }
 
     /// Mean cross-entropy of `scores` `[B, C]` against `targets` `[B]` (column indices).

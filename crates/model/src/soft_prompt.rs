@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, FloatDType, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, FloatDType, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::Backbone;
@@ -255,8 +255,7 @@ impl SoftPrompt {
     /// A trainable prompt holding `values` `[k, d]`.
     pub fn from_tensor(values: Tensor<2>) -> Self {
         Self {
-            // Trained in f32 whatever the backbone's precision (a bf16 backbone included).
-            embeddings: Param::from_tensor(values.cast(FloatDType::F32)),
+            embeddings: Param::from_tensor(at_least_f32(values)),
         }
     }
 
@@ -405,6 +404,16 @@ fn embed_rows<B: Backbone>(
         .embed_tokens(ids)
         .reshape([n, backbone.hidden_size()])
         .detach())
+}
+
+/// `values` in f32 when they are half precision (bf16, f16), unchanged otherwise: the prompt,
+/// the class scores and the loss are never kept in less than f32, whatever the backbone's
+/// precision.
+pub fn at_least_f32<const D: usize>(values: Tensor<D>) -> Tensor<D> {
+    match values.dtype() {
+        DType::BF16 | DType::F16 => values.cast(FloatDType::F32),
+        _ => values,
+    }
 }
 
 /// A tiny seeded generator (SplitMix64): the same seed gives the same prompt on every machine

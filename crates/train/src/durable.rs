@@ -83,19 +83,20 @@ pub fn remove_temporaries(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 fn temporary_for(path: &Path) -> PathBuf {
+    sibling(path, ".", ".tmp")
+}
+
+fn aside(target: &Path) -> PathBuf {
+    sibling(target, "", ".old")
+}
+
+/// `<prefix><name><suffix>` next to `path`.
+fn sibling(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    parent(path).join(format!(".{name}.tmp"))
-}
-
-fn aside(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    parent(target).join(format!("{name}.old"))
+    parent(path).join(format!("{prefix}{name}{suffix}"))
 }
 
 fn parent(path: &Path) -> &Path {

@@ -258,12 +258,13 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
             ));
         }
         // A finite loss can still come with an update that overflowed; such a prompt must
-        // never reach a checkpoint.
-        let bad_values = prompt_values(&model.prompt)
-            .iter()
-            .filter(|v| !v.is_finite())
-            .count();
-        if bad_values > 0 {
+        // never reach a checkpoint. Checked on the device: one boolean per step comes back.
+        let overflowed = model.prompt.values().is_finite().bool_not().any();
+        if overflowed.into_scalar::<bool>() {
+            let bad_values = prompt_values(&model.prompt)
+                .iter()
+                .filter(|v| !v.is_finite())
+                .count();
             let what = format!("the prompt has {bad_values} non-finite values");
             return Err(diverged(state.step, what, &last_checkpoint));
         }
