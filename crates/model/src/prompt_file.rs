@@ -63,21 +63,28 @@ fn yes() -> bool {
 }
 
 impl AdapterConfig {
-    /// The config of a `k` x `d` prompt for `base_model`, recording how it was initialised.
+    /// The config of a `k` x `d` prompt for `base_model` (the name HF users load it by, e.g.
+    /// `HuggingFaceTB/SmolLM2-135M-Instruct`), recording how it was initialised in PEFT's
+    /// terms. `class_words` are the verbalizer's words, the text a class-label init starts
+    /// from. PEFT requires a tokenizer and a text with `"TEXT"`; it reads neither when it
+    /// loads a prompt for inference, so the file loads offline.
     pub fn new(
         task_type: &str,
         base_model: &str,
         num_tokens: usize,
         width: usize,
         init: &SoftPromptInit,
+        class_words: &str,
     ) -> Self {
-        // PEFT knows three inits; class labels are words, i.e. a text init.
+        // PEFT knows three inits; class labels are words, i.e. a text init. The exact init
+        // (ours has more kinds) is kept in `prompt_task.json`.
         let (peft_init, text) = match init {
             SoftPromptInit::RandomUniform { .. } | SoftPromptInit::File { .. } => ("RANDOM", None),
             SoftPromptInit::SampledVocab {} => ("SAMPLE_VOCAB", None),
-            SoftPromptInit::ClassLabel {} => ("TEXT", None),
+            SoftPromptInit::ClassLabel {} => ("TEXT", Some(class_words.to_string())),
             SoftPromptInit::Text { text } => ("TEXT", Some(text.clone())),
         };
+        let tokenizer = text.as_ref().map(|_| base_model.to_string());
         Self {
             peft_type: "PROMPT_TUNING".to_string(),
             task_type: task_type.to_string(),
@@ -87,7 +94,7 @@ impl AdapterConfig {
             base_model_name_or_path: base_model.to_string(),
             prompt_tuning_init: peft_init.to_string(),
             prompt_tuning_init_text: text,
-            tokenizer_name_or_path: None,
+            tokenizer_name_or_path: tokenizer,
             num_attention_heads: None,
             num_layers: None,
             inference_mode: true,
@@ -96,7 +103,8 @@ impl AdapterConfig {
 }
 
 /// What the prompt is for: the template it was trained with and the verbalizer, kept opaque
-/// here (the data crate defines their structure).
+/// here (the data crate defines their structure), and what PEFT's config cannot say: the model
+/// file and the exact init.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptTask {
@@ -104,6 +112,12 @@ pub struct PromptTask {
     pub template: String,
     /// The verbalizer (label words per class).
     pub verbalizer: serde_json::Value,
+    /// The file name of the backbone the prompt was trained on (e.g. the GGUF file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_file: Option<String>,
+    /// The init, as the experiment config wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<SoftPromptInit>,
 }
 
 /// A prompt read from a folder, checked for shape and finite values.

@@ -1,5 +1,6 @@
-//! Prompt folders in the PEFT layout: round trip, the files PEFT expects, and clear errors for
-//! a prompt of another width and for non-finite values.
+//! Prompt folders in the PEFT layout: round trip, the checks PEFT applies when it reads
+//! `adapter_config.json`, and clear errors for a prompt of another width and for non-finite
+//! values.
 
 mod common;
 
@@ -22,16 +23,19 @@ fn task() -> PromptTask {
     PromptTask {
         template: "Review: {sentence}\nSentiment:".to_string(),
         verbalizer: serde_json::json!({"0": [" negative"], "1": [" positive"]}),
+        model_file: Some("SmolLM2-135M-Instruct.Q4_1.gguf".to_string()),
+        init: Some(SoftPromptInit::SampledVocab {}),
     }
 }
 
 fn config(k: usize, d: usize) -> AdapterConfig {
     AdapterConfig::new(
         "CAUSAL_LM",
-        "SmolLM2-135M-Instruct",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
         k,
         d,
         &SoftPromptInit::SampledVocab {},
+        " negative positive",
     )
 }
 
@@ -61,7 +65,10 @@ fn saved_prompt_loads_back_bit_identical_in_the_peft_layout() {
     assert_eq!(json["num_virtual_tokens"], 3);
     assert_eq!(json["token_dim"], 4);
     assert_eq!(json["num_transformer_submodules"], 1);
-    assert_eq!(json["base_model_name_or_path"], "SmolLM2-135M-Instruct");
+    assert_eq!(
+        json["base_model_name_or_path"],
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+    );
     assert_eq!(json["prompt_tuning_init"], "SAMPLE_VOCAB");
     assert_eq!(json["inference_mode"], true);
     assert!(dir.path().join(TASK_FILE).is_file());
@@ -165,4 +172,143 @@ fn a_tensor_that_disagrees_with_the_config_is_refused() {
     .unwrap();
     let err = SavedPrompt::load(dir.path()).unwrap_err();
     assert!(matches!(err, PromptError::ConfigMismatch { .. }), "{err}");
+}
+
+/// The fields of PEFT 0.21's `PromptTuningConfig` (its own, `PromptLearningConfig`'s and
+/// `PeftConfig`'s). PEFT drops any other key with a warning.
+const PEFT_FIELDS: &[&str] = &[
+    "task_type",
+    "peft_type",
+    "auto_mapping",
+    "peft_version",
+    "base_model_name_or_path",
+    "revision",
+    "inference_mode",
+    "num_virtual_tokens",
+    "token_dim",
+    "num_transformer_submodules",
+    "num_attention_heads",
+    "num_layers",
+    "modules_to_save",
+    "prompt_tuning_init",
+    "prompt_tuning_init_text",
+    "tokenizer_name_or_path",
+    "tokenizer_kwargs",
+];
+
+/// What `PeftConfig.from_pretrained` checks when it reads a prompt-tuning config: the
+/// `peft_type` it maps to a config class, the known fields, the task type
+/// (`PeftConfig.__post_init__`), and the init rules of `PromptTuningConfig.__post_init__`.
+fn peft_reads(json: &serde_json::Value) -> Result<(), String> {
+    let object = json.as_object().ok_or("not a JSON object")?;
+    if object.get("peft_type") != Some(&serde_json::json!("PROMPT_TUNING")) {
+        return Err(format!("peft_type {:?}", object.get("peft_type")));
+    }
+    if let Some(key) = object.keys().find(|k| !PEFT_FIELDS.contains(&k.as_str())) {
+        return Err(format!("unexpected keyword argument {key}"));
+    }
+    let task_types = [
+        "SEQ_CLS",
+        "SEQ_2_SEQ_LM",
+        "CAUSAL_LM",
+        "TOKEN_CLS",
+        "QUESTION_ANS",
+        "FEATURE_EXTRACTION",
+    ];
+    let task_type = object["task_type"].as_str().unwrap_or_default();
+    if !task_types.contains(&task_type) {
+        return Err(format!("Invalid task type: {task_type}"));
+    }
+    let init = object["prompt_tuning_init"].as_str().unwrap_or_default();
+    if !["RANDOM", "SAMPLE_VOCAB", "TEXT"].contains(&init) {
+        return Err(format!("{init} is not a valid PromptTuningInit"));
+    }
+    let truthy = |key: &str| match object.get(key) {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Object(o)) => !o.is_empty(),
+        Some(_) => true,
+    };
+    if init == "TEXT" && !truthy("tokenizer_name_or_path") {
+        return Err("When prompt_tuning_init='TEXT', tokenizer_name_or_path can't be None".into());
+    }
+    if init == "TEXT"
+        && object
+            .get("prompt_tuning_init_text")
+            .is_none_or(|v| v.is_null())
+    {
+        return Err("When prompt_tuning_init='TEXT', prompt_tuning_init_text can't be None".into());
+    }
+    if init != "TEXT" && truthy("tokenizer_kwargs") {
+        return Err("tokenizer_kwargs only valid when using prompt_tuning_init='TEXT'".into());
+    }
+    for key in [
+        "num_virtual_tokens",
+        "token_dim",
+        "num_transformer_submodules",
+    ] {
+        if !object[key].as_u64().is_some_and(|n| n > 0) {
+            return Err(format!("{key} must be a positive integer"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn peft_accepts_the_config_whatever_init_trained_the_prompt() {
+    let inits = [
+        SoftPromptInit::RandomUniform { range: 0.5 },
+        SoftPromptInit::SampledVocab {},
+        SoftPromptInit::ClassLabel {},
+        SoftPromptInit::Text {
+            text: "Classify the sentiment".to_string(),
+        },
+        SoftPromptInit::File {
+            path: "runs/old/best".into(),
+        },
+    ];
+    for init in inits {
+        let dir = TempDir::new().unwrap();
+        let config = AdapterConfig::new(
+            "CAUSAL_LM",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            2,
+            4,
+            &init,
+            " negative positive",
+        );
+        save_prompt(dir.path(), &prompt(vec![0.1; 8], 2, 4), &config, &task()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(CONFIG_FILE)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(peft_reads(&json), Ok(()), "{} init: {text}", init.name());
+        let expected_text = match init.name() {
+            "class_label" => serde_json::json!(" negative positive"),
+            "text" => serde_json::json!("Classify the sentiment"),
+            _ => serde_json::Value::Null,
+        };
+        assert_eq!(json["prompt_tuning_init_text"], expected_text, "{text}");
+    }
+}
+
+#[test]
+fn the_peft_rules_refuse_what_peft_refuses() {
+    let good = serde_json::to_value(config(2, 4)).unwrap();
+    assert_eq!(peft_reads(&good), Ok(()));
+    let with = |key: &str, value: serde_json::Value| {
+        let mut json = good.clone();
+        json[key] = value;
+        peft_reads(&json)
+    };
+    // The file this project wrote before: a TEXT init without a tokenizer.
+    let mut old = good.clone();
+    old["prompt_tuning_init"] = serde_json::json!("TEXT");
+    old["prompt_tuning_init_text"] = serde_json::json!(" negative positive");
+    assert!(
+        peft_reads(&old)
+            .unwrap_err()
+            .contains("tokenizer_name_or_path")
+    );
+    assert!(with("task_type", serde_json::json!("CLASSIFY")).is_err());
+    assert!(with("gguf_file", serde_json::json!("x.gguf")).is_err());
+    assert!(with("tokenizer_kwargs", serde_json::json!({"use_fast": true})).is_err());
 }

@@ -129,8 +129,10 @@ fn file_init_reads_a_saved_prompt_and_checks_its_length() {
     let task = PromptTask {
         template: "{sentence}".to_string(),
         verbalizer: serde_json::Value::Null,
+        model_file: None,
+        init: None,
     };
-    let config = AdapterConfig::new("CAUSAL_LM", "tiny", 3, 16, &SoftPromptInit::default());
+    let config = AdapterConfig::new("CAUSAL_LM", "tiny", 3, 16, &SoftPromptInit::default(), "");
     save_prompt(dir.path(), &saved, &config, &task).unwrap();
     let file = SoftPromptInit::File {
         path: dir.path().to_path_buf(),

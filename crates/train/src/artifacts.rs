@@ -8,12 +8,13 @@
 //!   best/                the best prompt on dev, PEFT layout:
 //!     adapter_model.safetensors   `prompt_embeddings` [k, d] f32
 //!     adapter_config.json         PEFT PromptTuningConfig
-//!     prompt_task.json            template and verbalizer
+//!     prompt_task.json            template, verbalizer, model file and init
 //! ```
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use prompt_model::cache::hf_model_name;
 use prompt_model::{AdapterConfig, ModelFamily, PromptTask, SoftPrompt, save_prompt};
 
 use crate::config::ExperimentConfig;
@@ -104,25 +105,26 @@ impl RunDir {
             fs::remove_dir_all(&partial).map_err(io(&partial))?;
         }
         let model_path = config.model.resolved_path();
-        let base_model = model_path.file_name().map_or_else(
-            || model_path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
         let task_type = match family {
             ModelFamily::Llama => "CAUSAL_LM",
             ModelFamily::Bert => "SEQ_CLS",
         };
         let adapter = AdapterConfig::new(
             task_type,
-            &base_model,
+            &hf_model_name(&model_path),
             prompt.num_tokens(),
             prompt.width(),
             &config.prompt.init,
+            &config.verbalizer.label_words.concat().concat(),
         );
         let task = PromptTask {
             template: config.template.source().to_string(),
             verbalizer: serde_json::to_value(&config.verbalizer)
                 .expect("the verbalizer spec is plain data"),
+            model_file: model_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            init: Some(config.prompt.init.clone()),
         };
         save_prompt(&partial, prompt, &adapter, &task)?;
         replace_folder(&partial, &self.best()).map_err(io(&self.best()))
