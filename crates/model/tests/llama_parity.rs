@@ -1,24 +1,48 @@
 //! SmolLM2-135M-Instruct (the real GGUF) against HF transformers: token ids, last-position
-//! logits, and a prompt-tuned forward/backward, within 1e-3 absolute or 1e-4 relative.
+//! logits, and a prompt-tuned forward/backward, within 1e-3 absolute or 1e-4 relative (one
+//! ill-conditioned quantity excepted, below).
 //!
-//! Two references: `../shared/fixtures/smollm2_reference.json`, and `tests/fixtures/smollm2_hf.json`,
-//! the same inputs recomputed by `tools/hf_reference.py` (transformers 5, torch 2.11, f32,
-//! CPU). The shared file's prompt gradients are 1.6–4.6e-4 (relative) away from both that
-//! recomputation and this crate's f64 run, so against it gradients get a wider bound.
+//! Two references at the same bounds: `../shared/fixtures/smollm2_reference.json` (transformers
+//! in float64, the fixed prompt built in float64 and rounded to float32), and
+//! `tests/fixtures/smollm2_hf.json`, the same inputs recomputed by `tools/hf_reference.py`
+//! (transformers 5, torch 2.11, f32, CPU).
+//!
+//! One quantity is ill-conditioned: the prompt-gradient norm of the one-row prompt of case 0.
+//! f32 implementations scatter around the float64 value there, by the matmul kernels' summation
+//! order: transformers' f32 run is 8.3e-5 (relative) away from it, this crate 1.3e-4 with the
+//! AVX-512 kernels and 2.2e-4 with the AVX2 ones (on a Xeon), while the k = 5 gradient norms
+//! are within 1e-5. That quantity gets 5e-4 relative, twice the largest scatter measured; every
+//! other quantity is held to the default bounds.
 
 mod common;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use common::{shared_file, smollm2_gguf};
-use prompt_model::reference::{Tolerance, Tolerances, check_reference};
+use prompt_model::reference::{Tolerances, check_reference};
 use prompt_model::{Backbone, Llama, LlamaConfig};
 
-/// Checks the real model against `reference` and asserts every quantity is there and passes.
-fn assert_matches(reference: &std::path::Path, tolerances: Tolerances) {
-    let report = check_reference(reference, &smollm2_gguf(), &Device::flex(), tolerances).unwrap();
+/// Relative bound of the ill-conditioned `prompt1.grad_norm` (see the module docs).
+const ILL_CONDITIONED_REL: f64 = 5e-4;
+
+/// Checks the real model against `reference` at the default bounds, the ill-conditioned
+/// quantity at its own, and asserts every quantity is there.
+fn assert_matches(reference: &std::path::Path) {
+    let report = check_reference(
+        reference,
+        &smollm2_gguf(),
+        &Device::flex(),
+        Tolerances::default(),
+    )
+    .unwrap();
     println!("{report}");
-    assert!(report.passed(), "{report}");
+    for check in &report.checks {
+        if check.name == "prompt1.grad_norm" {
+            assert!(check.max_rel <= ILL_CONDITIONED_REL, "{report}");
+        } else {
+            assert!(check.passed, "{}: {report}", check.name);
+        }
+    }
     let mut expected = vec![
         ("ids".to_string(), 5 + 17 + 15 + 21),
         ("last_logits_first16".to_string(), 4 * 16),
@@ -41,25 +65,15 @@ fn assert_matches(reference: &std::path::Path, tolerances: Tolerances) {
 }
 
 #[test]
-fn smollm2_matches_transformers_recomputed_within_1e4_gradients_included() {
+fn smollm2_matches_transformers_recomputed_in_f32() {
     let reference =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2_hf.json");
-    assert_matches(&reference, Tolerances::default());
+    assert_matches(&reference);
 }
 
 #[test]
-fn smollm2_reproduces_the_shared_transformers_reference() {
-    assert_matches(
-        &shared_file("fixtures/smollm2_reference.json"),
-        Tolerances {
-            values: Tolerance::default(),
-            // The shared file's own gradients are up to 4.6e-4 off (see the module docs).
-            gradients: Tolerance {
-                abs: 2e-3,
-                rel: 1e-3,
-            },
-        },
-    );
+fn smollm2_meets_the_shared_float64_transformers_reference() {
+    assert_matches(&shared_file("fixtures/smollm2_reference.json"));
 }
 
 struct Frozen(Vec<bool>);
