@@ -1,5 +1,6 @@
-//! `cargo xtask eval --artifact RUN [--data FILE] [--zero-shot] [--set k=v]… [--json]`: scores a run's best
-//! prompt (or its template alone) on a data file and prints the metrics.
+//! `cargo xtask eval --artifact DIR [--config CONFIG] [--data FILE] [--zero-shot] [--set k=v]…
+//! [--json]`: scores a run's best prompt, a prompt folder, or the template alone on a data file
+//! and prints the metrics.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use prompt_train::Override;
 
 pub fn run(
     artifact: &Path,
+    config: Option<&Path>,
     data: Option<&Path>,
     limit: Option<usize>,
     zero_shot: bool,
@@ -21,7 +23,7 @@ pub fn run(
         .iter()
         .map(|o| Override::parse(o))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut spec = EvalSpec::for_run(artifact, data, zero_shot, &overrides)?;
+    let mut spec = EvalSpec::for_artifact(artifact, config, data, zero_shot, &overrides)?;
     spec.limit = limit;
     let report =
         score(&spec, device).with_context(|| format!("cannot evaluate {}", artifact.display()))?;

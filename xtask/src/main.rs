@@ -56,12 +56,18 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Score a run's best prompt (or its template alone) on a data file: accuracy, macro-F1,
-    /// per-class precision/recall and the confusion matrix.
+    /// Score a run's best prompt, a prompt folder (ours or PEFT's), or the template alone on a
+    /// data file: accuracy, macro-F1, per-class precision/recall and the confusion matrix.
     Eval {
-        /// The run folder `cargo xtask train` wrote (its config.toml and best/).
+        /// A run folder `cargo xtask train` wrote (its config.toml and best/), or a prompt
+        /// folder (adapter_config.json + adapter_model.safetensors), which needs --config.
         #[arg(long)]
         artifact: PathBuf,
+        /// The experiment config that names the data, its columns and the model (and, for a
+        /// prompt folder without prompt_task.json, as PEFT writes them, the template and
+        /// verbalizer); default for a run folder: its own config.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// The data file (TSV, CSV or JSONL, read with the run's columns); default: the run's
         /// dev split.
         #[arg(long)]
@@ -93,6 +99,9 @@ enum Command {
         /// Measure and write the baseline file instead of checking against it.
         #[arg(long)]
         write_baseline: bool,
+        /// Override a value of both checks' experiment configs, e.g. `--set threads=1`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
     },
     /// Measure training and evaluation examples/s of an experiment on its own model and data.
     Bench {
@@ -170,6 +179,7 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
         } => train::run(&config, resume, &overrides, device),
         Command::Eval {
             artifact,
+            config,
             data,
             limit,
             zero_shot,
@@ -177,6 +187,7 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
             json,
         } => eval::run(
             &artifact,
+            config.as_deref(),
             data.as_deref(),
             limit,
             zero_shot,
@@ -188,7 +199,8 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
         Command::Regress {
             config,
             write_baseline,
-        } => regress::run(&config, write_baseline, &device),
+            overrides,
+        } => regress::run(&config, write_baseline, &overrides, &device),
         Command::Bench {
             config,
             steps,

@@ -1,5 +1,5 @@
-//! `cargo xtask regress configs/sst2_ci.toml [--write-baseline]`: runs the accuracy
-//! regression checks, prints a verdict table and fails when a check regressed.
+//! `cargo xtask regress configs/sst2_ci.toml [--write-baseline] [--set k=v]…`: runs the
+//! accuracy regression checks, prints a verdict table and fails when a check regressed.
 
 use std::path::Path;
 
@@ -7,15 +7,30 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use prompt_eval::{Baseline, RegressConfig, Verdict, verdict_table};
 
-pub fn run(config_path: &Path, write_baseline: bool, device: &Device) -> Result<()> {
+pub fn run(
+    config_path: &Path,
+    write_baseline: bool,
+    overrides: &[String],
+    device: &Device,
+) -> Result<()> {
     let config = RegressConfig::load(config_path)?;
+    // Results differ in the last bits between kernel sets and thread counts: say which ran.
+    println!(
+        "matmul kernels {}{}",
+        prompt_model::matmul_kernels(),
+        if overrides.is_empty() {
+            String::new()
+        } else {
+            format!(", overrides {}", overrides.join(" "))
+        }
+    );
     let committed = config
         .committed
-        .measure(device)
+        .measure(overrides, device)
         .context("the committed-prompt check could not run")?;
     let training = config
         .training
-        .measure(device)
+        .measure(overrides, device)
         .context("the short-training check could not run")?;
     if write_baseline {
         config.write_baseline(&Baseline {
@@ -23,11 +38,14 @@ pub fn run(config_path: &Path, write_baseline: bool, device: &Device) -> Result<
             training,
         })?;
         println!(
-            "wrote {}: committed {:.2} % on {} examples, training {:.2} % on {}",
+            "wrote {}: committed {:.2} % (loss {:.4}) on {} examples, training {:.2} % (loss \
+             {:.4}) on {}",
             config.baseline.display(),
             100.0 * committed.accuracy,
+            committed.loss,
             committed.examples,
             100.0 * training.accuracy,
+            training.loss,
             training.examples
         );
         return Ok(());
@@ -39,12 +57,14 @@ pub fn run(config_path: &Path, write_baseline: bool, device: &Device) -> Result<
             baseline.committed,
             committed,
             config.committed.tolerance,
+            config.committed.loss_tolerance,
         ),
         Verdict::new(
             "training",
             baseline.training,
             training,
             config.training.tolerance,
+            config.training.loss_tolerance,
         ),
     ];
     print!("{}", verdict_table(&verdicts));

@@ -18,15 +18,34 @@ pub enum EvalError {
     /// A saved prompt could not be used.
     #[error(transparent)]
     Prompt(#[from] PromptError),
-    /// The folder is not one `cargo xtask train` wrote.
+    /// The folder is neither a run folder nor a prompt folder.
     #[error(
-        "{} is not a training run folder: it has no config.toml (pass the `output` folder of \
-         `cargo xtask train`, e.g. runs/sst2)",
+        "{} is neither a training run folder (config.toml, as `cargo xtask train` writes, e.g. \
+         runs/sst2) nor a prompt folder (adapter_config.json, e.g. baselines/sst2-k20)",
         path.display()
     )]
-    NotARun {
+    NotAnArtifact {
         /// The folder given.
         path: PathBuf,
+    },
+    /// A prompt folder says what the prompt is, not which data to score it on.
+    #[error(
+        "{} is a prompt folder{}: pass the experiment config {} with --config (e.g. \
+         configs/sst2.toml)",
+        path.display(),
+        if *has_task { "" } else { " without prompt_task.json (PEFT writes none)" },
+        if *has_task {
+            "that names the data, its columns and the model (the template and verbalizer come \
+             from prompt_task.json)"
+        } else {
+            "that gives its template and verbalizer, and the data, its columns and the model"
+        }
+    )]
+    PromptFolderNeedsConfig {
+        /// The folder given.
+        path: PathBuf,
+        /// Whether it has our `prompt_task.json`.
+        has_task: bool,
     },
     /// The run has not saved a best prompt yet (it saves one at its first dev evaluation).
     #[error(

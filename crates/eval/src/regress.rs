@@ -42,6 +42,8 @@ pub struct CommittedCheck {
     pub limit: Option<usize>,
     /// Largest accepted drop in accuracy below the baseline (a fraction: 0.005 = 0.5 points).
     pub tolerance: f64,
+    /// Largest accepted rise of the mean dev cross-entropy above the baseline.
+    pub loss_tolerance: f64,
 }
 
 /// Trains a prompt from scratch with an experiment config and its overrides; the run's last
@@ -56,13 +58,18 @@ pub struct TrainingCheck {
     pub set: Vec<String>,
     /// Largest accepted drop in accuracy below the baseline.
     pub tolerance: f64,
+    /// Largest accepted rise of the mean dev cross-entropy above the baseline.
+    pub loss_tolerance: f64,
 }
 
-/// One measured accuracy.
+/// One measured accuracy and loss.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     /// Share of examples predicted correctly.
     pub accuracy: f64,
+    /// Mean cross-entropy over the classes: it moves smoothly where accuracy jumps by whole
+    /// examples, and it rises when training did not learn even if accuracy holds.
+    pub loss: f64,
     /// Examples scored.
     pub examples: usize,
 }
@@ -86,8 +93,10 @@ pub struct Verdict {
     pub baseline: Measurement,
     /// This run's value.
     pub measured: Measurement,
-    /// Largest accepted drop.
+    /// Largest accepted drop in accuracy.
     pub tolerance: f64,
+    /// Largest accepted rise in loss.
+    pub loss_tolerance: f64,
     /// Whether the check passed.
     pub passed: bool,
     /// Why it failed (empty when it passed).
@@ -96,32 +105,45 @@ pub struct Verdict {
 
 impl Verdict {
     /// Compares `measured` with `baseline`: it fails when accuracy dropped by more than
-    /// `tolerance`, or when the number of examples differs (then the check itself changed).
+    /// `tolerance`, when the loss rose by more than `loss_tolerance`, or when the number of
+    /// examples differs (then the check itself changed).
     pub fn new(
         check: &'static str,
         baseline: Measurement,
         measured: Measurement,
         tolerance: f64,
+        loss_tolerance: f64,
     ) -> Self {
-        let reason = if measured.examples != baseline.examples {
-            format!(
+        let mut reasons = Vec::new();
+        if measured.examples != baseline.examples {
+            reasons.push(format!(
                 "scored {} examples, the baseline {}: the check changed; rewrite the baseline",
                 measured.examples, baseline.examples
-            )
-        } else if measured.accuracy < baseline.accuracy - tolerance {
-            format!(
-                "accuracy fell {:.2} points, more than the {:.2} allowed",
-                100.0 * (baseline.accuracy - measured.accuracy),
-                100.0 * tolerance
-            )
+            ));
         } else {
-            String::new()
-        };
+            if measured.accuracy < baseline.accuracy - tolerance {
+                reasons.push(format!(
+                    "accuracy fell {:.2} points, more than the {:.2} allowed",
+                    100.0 * (baseline.accuracy - measured.accuracy),
+                    100.0 * tolerance
+                ));
+            }
+            // Also fails on a NaN loss.
+            if !(measured.loss <= baseline.loss + loss_tolerance) {
+                reasons.push(format!(
+                    "loss rose {:.4}, more than the {:.4} allowed",
+                    measured.loss - baseline.loss,
+                    loss_tolerance
+                ));
+            }
+        }
+        let reason = reasons.join("; ");
         Self {
             check,
             baseline,
             measured,
             tolerance,
+            loss_tolerance,
             passed: reason.is_empty(),
             reason,
         }
@@ -174,9 +196,9 @@ fn load_experiment(path: &Path, set: &[String]) -> Result<ExperimentConfig, Eval
 }
 
 impl CommittedCheck {
-    /// Scores the committed prompt.
-    pub fn measure(&self, device: &Device) -> Result<Measurement, EvalError> {
-        let config = load_experiment(&self.config, &self.set)?;
+    /// Scores the committed prompt; `extra` overrides (`key=value`) apply after the check's own.
+    pub fn measure(&self, extra: &[String], device: &Device) -> Result<Measurement, EvalError> {
+        let config = load_experiment(&self.config, &[&self.set[..], extra].concat())?;
         let mut spec = EvalSpec::new(
             config,
             PromptChoice::Saved(self.prompt.clone()),
@@ -186,15 +208,17 @@ impl CommittedCheck {
         let report = score(&spec, device)?;
         Ok(Measurement {
             accuracy: report.metrics.accuracy,
+            loss: report.loss,
             examples: report.metrics.examples,
         })
     }
 }
 
 impl TrainingCheck {
-    /// Trains into a temporary folder and returns the last dev evaluation.
-    pub fn measure(&self, device: &Device) -> Result<Measurement, EvalError> {
-        let mut config = load_experiment(&self.config, &self.set)?;
+    /// Trains into a temporary folder and returns the last dev evaluation; `extra` overrides
+    /// apply after the check's own.
+    pub fn measure(&self, extra: &[String], device: &Device) -> Result<Measurement, EvalError> {
+        let mut config = load_experiment(&self.config, &[&self.set[..], extra].concat())?;
         let output = tempfile::tempdir().map_err(|source| EvalError::Io {
             path: std::env::temp_dir(),
             source,
@@ -211,6 +235,7 @@ impl TrainingCheck {
             .expect("a finished run evaluates at its last step");
         Ok(Measurement {
             accuracy: dev.accuracy,
+            loss: dev.loss,
             examples: dev.examples,
         })
     }
@@ -219,17 +244,28 @@ impl TrainingCheck {
 /// Plain-text verdict table.
 pub fn verdict_table(verdicts: &[Verdict]) -> String {
     let mut out = format!(
-        "{:<10} {:>9} {:>10} {:>10} {:>10}  {}\n",
-        "check", "examples", "baseline", "measured", "tolerance", "verdict"
+        "{:<10} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}  {}\n",
+        "check",
+        "examples",
+        "baseline",
+        "measured",
+        "tolerance",
+        "base loss",
+        "loss",
+        "loss tol",
+        "verdict"
     );
     for v in verdicts {
         out += &format!(
-            "{:<10} {:>9} {:>9.2}% {:>9.2}% {:>9.2}%  {}\n",
+            "{:<10} {:>9} {:>9.2}% {:>9.2}% {:>9.2}% {:>9.4} {:>9.4} {:>9.4}  {}\n",
             v.check,
             v.measured.examples,
             100.0 * v.baseline.accuracy,
             100.0 * v.measured.accuracy,
             100.0 * v.tolerance,
+            v.baseline.loss,
+            v.measured.loss,
+            v.loss_tolerance,
             if v.passed {
                 "pass".to_string()
             } else {
@@ -246,18 +282,24 @@ mod tests {
 
     const BASE: Measurement = Measurement {
         accuracy: 0.88,
+        loss: 0.30,
         examples: 872,
     };
 
-    fn measured(accuracy: f64, examples: usize) -> Measurement {
-        Measurement { accuracy, examples }
+    fn measured(accuracy: f64, loss: f64, examples: usize) -> Measurement {
+        Measurement {
+            accuracy,
+            loss,
+            examples,
+        }
     }
 
     #[test]
     fn a_drop_within_tolerance_passes_and_a_larger_one_fails() {
-        assert!(Verdict::new("committed", BASE, measured(0.876, 872), 0.005).passed);
-        assert!(Verdict::new("committed", BASE, measured(0.95, 872), 0.005).passed);
-        let fail = Verdict::new("committed", BASE, measured(0.87, 872), 0.005);
+        let verdict = |m| Verdict::new("committed", BASE, m, 0.005, 0.01);
+        assert!(verdict(measured(0.876, 0.305, 872)).passed);
+        assert!(verdict(measured(0.95, 0.1, 872)).passed);
+        let fail = verdict(measured(0.87, 0.30, 872));
         assert!(!fail.passed);
         assert_eq!(
             fail.reason,
@@ -266,8 +308,25 @@ mod tests {
     }
 
     #[test]
+    fn a_loss_that_rose_fails_even_when_accuracy_holds() {
+        let fail = Verdict::new("training", BASE, measured(0.88, 0.35, 872), 0.005, 0.01);
+        assert_eq!(
+            fail.reason,
+            "loss rose 0.0500, more than the 0.0100 allowed"
+        );
+        let nan = Verdict::new("training", BASE, measured(0.88, f64::NAN, 872), 0.005, 0.01);
+        assert!(!nan.passed);
+        let both = Verdict::new("training", BASE, measured(0.5, 0.7, 872), 0.005, 0.01);
+        assert_eq!(
+            both.reason,
+            "accuracy fell 38.00 points, more than the 0.50 allowed; loss rose 0.4000, more \
+             than the 0.0100 allowed"
+        );
+    }
+
+    #[test]
     fn a_different_example_count_fails() {
-        let v = Verdict::new("training", BASE, measured(0.88, 200), 0.02);
+        let v = Verdict::new("training", BASE, measured(0.88, 0.3, 200), 0.02, 0.01);
         assert!(!v.passed);
         assert!(v.reason.contains("scored 200 examples, the baseline 872"));
     }
@@ -275,14 +334,20 @@ mod tests {
     #[test]
     fn the_table_names_each_check_and_its_verdict() {
         let table = verdict_table(&[
-            Verdict::new("committed", BASE, measured(0.88, 872), 0.005),
-            Verdict::new("training", BASE, measured(0.5, 872), 0.02),
+            Verdict::new("committed", BASE, measured(0.88, 0.3, 872), 0.005, 0.01),
+            Verdict::new("training", BASE, measured(0.5, 0.3, 872), 0.02, 0.05),
         ]);
         assert!(
-            table.contains("committed        872     88.00%     88.00%      0.50%  pass"),
+            table.contains(
+                "committed        872     88.00%     88.00%      0.50%    0.3000    0.3000    \
+                 0.0100  pass"
+            ),
             "{table}"
         );
-        assert!(table.contains("training         872     88.00%     50.00%      2.00%  FAIL: accuracy fell 38.00 points"), "{table}");
+        assert!(
+            table.contains("training         872     88.00%     50.00%      2.00%    0.3000    0.3000    0.0500  FAIL: accuracy fell 38.00 points"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -290,6 +355,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2_ci.toml");
         let config = RegressConfig::load(&path).unwrap();
         assert!(config.committed.tolerance > 0.0 && config.training.tolerance > 0.0);
+        assert!(config.committed.loss_tolerance > 0.0 && config.training.loss_tolerance > 0.0);
     }
 
     #[test]

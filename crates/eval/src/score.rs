@@ -8,7 +8,8 @@ use burn::module::{Module, ModuleDisplay};
 use burn::tensor::{Device, Tensor, TensorData};
 use prompt_data::Tokenizer;
 use prompt_model::{
-    Backbone, ClassTokens, ModelFamily, PromptError, PromptTuned, SavedPrompt, SoftPrompt,
+    Backbone, ClassTokens, ModelFamily, PromptError, PromptTask, PromptTuned, SavedPrompt,
+    SoftPrompt, prompt_file,
 };
 use prompt_train::artifacts::RunDir;
 use prompt_train::{
@@ -51,28 +52,52 @@ pub struct EvalSpec {
 }
 
 impl EvalSpec {
-    /// The best prompt of the run in folder `run` (written by `cargo xtask train`), on `data`
-    /// (default: the run's dev split), or the run's template alone when `zero_shot`;
-    /// `overrides` change the run's config (e.g. `template=…`).
-    pub fn for_run(
-        run: &Path,
+    /// What `cargo xtask eval --artifact DIR` scores. `DIR` is a run folder (written by
+    /// `cargo xtask train`: its config and best prompt) or a prompt folder (PEFT layout,
+    /// written here or by PEFT), which takes its data, columns and model from `config` and its
+    /// template and verbalizer from its `prompt_task.json`, or from `config` when it has none.
+    /// `config` given with a run folder replaces the run's own. `overrides` apply last.
+    pub fn for_artifact(
+        artifact: &Path,
+        config: Option<&Path>,
         data: Option<&Path>,
         zero_shot: bool,
         overrides: &[Override],
     ) -> Result<Self, EvalError> {
-        let dir = RunDir::new(run);
-        if !dir.config().is_file() {
-            return Err(EvalError::NotARun {
-                path: run.to_path_buf(),
+        let run = RunDir::new(artifact);
+        if run.config().is_file() {
+            let config = ExperimentConfig::load(config.unwrap_or(&run.config()), overrides)?;
+            let prompt = if zero_shot {
+                PromptChoice::ZeroShot
+            } else if run.best().is_dir() {
+                PromptChoice::Saved(run.best())
+            } else {
+                return Err(EvalError::NoBestPrompt { path: run.best() });
+            };
+            return Ok(Self::new(config, prompt, data));
+        }
+        if !artifact.join(prompt_file::CONFIG_FILE).is_file() {
+            return Err(EvalError::NotAnArtifact {
+                path: artifact.to_path_buf(),
             });
         }
-        let config = ExperimentConfig::load(&dir.config(), overrides)?;
+        let saved = SavedPrompt::load(artifact)?;
+        let Some(config) = config else {
+            return Err(EvalError::PromptFolderNeedsConfig {
+                path: artifact.to_path_buf(),
+                has_task: saved.task.is_some(),
+            });
+        };
+        let mut all = match &saved.task {
+            Some(task) => task_overrides(task, &artifact.join(prompt_file::TASK_FILE))?,
+            None => Vec::new(),
+        };
+        all.extend_from_slice(overrides);
+        let config = ExperimentConfig::load(config, &all)?;
         let prompt = if zero_shot {
             PromptChoice::ZeroShot
-        } else if dir.best().is_dir() {
-            PromptChoice::Saved(dir.best())
         } else {
-            return Err(EvalError::NoBestPrompt { path: dir.best() });
+            PromptChoice::Saved(artifact.to_path_buf())
         };
         Ok(Self::new(config, prompt, data))
     }
@@ -94,6 +119,25 @@ impl EvalSpec {
             limit: None,
         }
     }
+}
+
+/// The template and verbalizer of a prompt's `prompt_task.json` (at `path`) as config
+/// overrides, so that the config's checks apply to them and `--set` can still change them.
+fn task_overrides(task: &PromptTask, path: &Path) -> Result<Vec<Override>, EvalError> {
+    let verbalizer = toml::Value::try_from(&task.verbalizer).map_err(|e| EvalError::Format {
+        path: path.to_path_buf(),
+        what: "prompt task file (its verbalizer)",
+        reason: e.to_string(),
+    })?;
+    let from_file = |key: &str, value: toml::Value| Override {
+        assignment: format!("{key} from {}", path.display()),
+        key: vec![key.to_string()],
+        value,
+    };
+    Ok(vec![
+        from_file("template", toml::Value::String(task.template.clone())),
+        from_file("verbalizer", verbalizer),
+    ])
 }
 
 /// The result of scoring one prompt on one data file.
@@ -236,17 +280,90 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_folder_without_config_is_not_a_run() {
+    fn a_folder_of_neither_kind_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = EvalSpec::for_run(dir.path(), None, false, &[]).unwrap_err();
+        let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
-                "{} is not a training run folder: it has no config.toml (pass the `output` \
-                 folder of `cargo xtask train`, e.g. runs/sst2)",
+                "{} is neither a training run folder (config.toml, as `cargo xtask train` \
+                 writes, e.g. runs/sst2) nor a prompt folder (adapter_config.json, e.g. \
+                 baselines/sst2-k20)",
                 dir.path().display()
             )
         );
+    }
+
+    fn sst2_config() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2.toml")
+    }
+
+    /// A prompt folder like PEFT writes (no `prompt_task.json`), or like ours with `task`.
+    fn prompt_folder(task: Option<&PromptTask>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let prompt = SoftPrompt::from_tensor(Tensor::zeros([2, 4], &Device::flex()));
+        let init = prompt_model::SoftPromptInit::default();
+        let config = prompt_model::AdapterConfig::new("CAUSAL_LM", "m", 2, 4, &init, "");
+        let placeholder = PromptTask {
+            template: String::new(),
+            verbalizer: serde_json::Value::Null,
+            model_file: None,
+            init: None,
+        };
+        prompt_model::save_prompt(dir.path(), &prompt, &config, task.unwrap_or(&placeholder))
+            .unwrap();
+        if task.is_none() {
+            std::fs::remove_file(dir.path().join(prompt_file::TASK_FILE)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_peft_prompt_folder_takes_template_and_verbalizer_from_the_config() {
+        let dir = prompt_folder(None);
+        let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{} is a prompt folder without prompt_task.json (PEFT writes none): pass the \
+                 experiment config that gives its template and verbalizer",
+                dir.path().display()
+            )),
+            "{err}"
+        );
+        let spec =
+            EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, false, &[]).unwrap();
+        assert_eq!(spec.prompt, PromptChoice::Saved(dir.path().to_path_buf()));
+        let config = ExperimentConfig::load(&sst2_config(), &[]).unwrap();
+        assert_eq!(spec.config.template, config.template);
+        assert_eq!(spec.config.verbalizer, config.verbalizer);
+    }
+
+    #[test]
+    fn our_prompt_folder_brings_its_template_and_verbalizer_and_set_still_applies() {
+        let task = PromptTask {
+            template: "Review: {sentence}\nSentiment:{mask}".to_string(),
+            verbalizer: serde_json::json!({"label_words": [[" bad"], [" good"]]}),
+            model_file: None,
+            init: None,
+        };
+        let dir = prompt_folder(Some(&task));
+        let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            EvalError::PromptFolderNeedsConfig { has_task: true, .. }
+        ));
+        let spec =
+            EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, false, &[]).unwrap();
+        assert_eq!(spec.config.template.source(), task.template);
+        assert_eq!(
+            spec.config.verbalizer.label_words,
+            [[" bad".to_string()], [" good".to_string()]]
+        );
+        let set = [Override::parse("template={sentence} It was{mask}").unwrap()];
+        let spec =
+            EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, true, &set).unwrap();
+        assert_eq!(spec.config.template.source(), "{sentence} It was{mask}");
+        assert_eq!(spec.prompt, PromptChoice::ZeroShot);
     }
 
     #[test]
@@ -254,7 +371,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2.toml");
         std::fs::copy(config, dir.path().join("config.toml")).unwrap();
-        let err = EvalSpec::for_run(dir.path(), None, false, &[]).unwrap_err();
+        let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
         assert!(
             err.to_string().starts_with(&format!(
                 "{} has no best prompt yet",
@@ -262,7 +379,7 @@ mod tests {
             )),
             "{err}"
         );
-        let spec = EvalSpec::for_run(dir.path(), None, true, &[]).unwrap();
+        let spec = EvalSpec::for_artifact(dir.path(), None, None, true, &[]).unwrap();
         assert_eq!(spec.prompt, PromptChoice::ZeroShot);
     }
 }

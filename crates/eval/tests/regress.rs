@@ -1,11 +1,12 @@
-//! The committed-prompt regression check against the real model: the committed prompt scores
-//! well, and deliberate regressions (a zeroed prompt, a template that lost the sentence) fail
-//! the verdict against the committed prompt's own result.
+//! The regression checks against the real model: the committed prompt scores well, and
+//! deliberate regressions fail: a zeroed prompt and a template that lost the sentence fail the
+//! committed-prompt check, a prompt that does not move (a learning rate of 1e-9) fails the
+//! short-training check against the committed baseline.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
-use prompt_eval::{CommittedCheck, Measurement, RegressConfig, Verdict};
+use prompt_eval::{CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict};
 use prompt_model::{SavedPrompt, SoftPrompt, save_prompt};
 
 /// Examples scored per measurement: enough for the drops below to be far outside noise.
@@ -42,6 +43,7 @@ fn verdict(good: Measurement, measured: Measurement) -> Verdict {
         good,
         measured,
         committed_check().tolerance.max(0.02),
+        committed_check().loss_tolerance,
     )
 }
 
@@ -49,7 +51,7 @@ fn verdict(good: Measurement, measured: Measurement) -> Verdict {
 fn deliberate_regressions_fail_the_committed_prompt_check() {
     let device = Device::default();
     let check = committed_check();
-    let good = check.measure(&device).unwrap();
+    let good = check.measure(&[], &device).unwrap();
     assert_eq!(good.examples, EXAMPLES);
     assert!(good.accuracy > 0.8, "the committed prompt scored {good:?}");
     assert!(verdict(good, good).passed);
@@ -60,7 +62,7 @@ fn deliberate_regressions_fail_the_committed_prompt_check() {
         prompt: folder.path().to_path_buf(),
         ..check.clone()
     }
-    .measure(&device)
+    .measure(&[], &device)
     .unwrap();
     let v = verdict(good, zeroed);
     assert!(!v.passed, "a zeroed prompt passed: {v:?}");
@@ -69,8 +71,36 @@ fn deliberate_regressions_fail_the_committed_prompt_check() {
         set: vec!["template=The sentiment of this review is{mask}".to_string()],
         ..check
     }
-    .measure(&device)
+    .measure(&[], &device)
     .unwrap();
     let v = verdict(good, broken);
     assert!(!v.passed, "a template without the sentence passed: {v:?}");
+}
+
+/// The CI config's training check and its committed baseline, paths from the workspace root.
+fn training_check() -> (TrainingCheck, Measurement) {
+    let root = workspace_root();
+    let mut config = RegressConfig::load(&root.join("configs/sst2_ci.toml")).unwrap();
+    config.baseline = root.join(&config.baseline);
+    let baseline = config.read_baseline().unwrap().training;
+    let mut check = config.training;
+    check.config = root.join(&check.config);
+    (check, baseline)
+}
+
+#[test]
+fn a_prompt_that_does_not_learn_fails_the_training_check() {
+    let (check, baseline) = training_check();
+    let frozen = check
+        .measure(&["optimizer.lr=1e-9".to_string()], &Device::default())
+        .unwrap();
+    let v = Verdict::new(
+        "training",
+        baseline,
+        frozen,
+        check.tolerance,
+        check.loss_tolerance,
+    );
+    assert!(!v.passed, "a frozen prompt passed: {v:?}");
+    assert!(v.reason.contains("loss rose"), "{v:?}");
 }
