@@ -2,32 +2,59 @@
 //! [--json]`: scores a run's best prompt, a prompt folder, or the template alone on a data file
 //! and prints the metrics.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use prompt_eval::{EvalReport, EvalSpec, score};
 use prompt_train::Override;
 
-pub fn run(
-    artifact: &Path,
-    config: Option<&Path>,
-    data: Option<&Path>,
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// A run folder `cargo xtask train` wrote (its config.toml and best/), or a prompt folder
+    /// (adapter_config.json + adapter_model.safetensors), which needs --config.
+    #[arg(long)]
+    artifact: PathBuf,
+    /// The experiment config that names the data, its columns and the model (and, for a prompt
+    /// folder without prompt_task.json, as PEFT writes them, the template and verbalizer);
+    /// default for a run folder: its own config.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data file (TSV, CSV or JSONL, read with the config's columns); default: the
+    /// config's dev split.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Score only the first N examples.
+    #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Score the template alone, without the prompt (k = 0).
+    #[arg(long)]
     zero_shot: bool,
-    overrides: &[String],
+    /// Override a config value, e.g. `--set 'template=Review: {sentence}{mask}'`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
     json: bool,
-    device: &Device,
-) -> Result<()> {
-    let overrides = overrides
+}
+
+pub fn run(args: &EvalArgs, device: &Device) -> Result<()> {
+    let overrides = args
+        .overrides
         .iter()
         .map(|o| Override::parse(o))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut spec = EvalSpec::for_artifact(artifact, config, data, zero_shot, &overrides)?;
-    spec.limit = limit;
-    let report =
-        score(&spec, device).with_context(|| format!("cannot evaluate {}", artifact.display()))?;
-    if json {
+    let mut spec = EvalSpec::for_artifact(
+        &args.artifact,
+        args.config.as_deref(),
+        args.data.as_deref(),
+        args.zero_shot,
+        &overrides,
+    )?;
+    spec.limit = args.limit;
+    let report = score(&spec, device)
+        .with_context(|| format!("cannot evaluate {}", args.artifact.display()))?;
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);

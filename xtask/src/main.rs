@@ -58,33 +58,7 @@ enum Command {
     },
     /// Score a run's best prompt, a prompt folder (ours or PEFT's), or the template alone on a
     /// data file: accuracy, macro-F1, per-class precision/recall and the confusion matrix.
-    Eval {
-        /// A run folder `cargo xtask train` wrote (its config.toml and best/), or a prompt
-        /// folder (adapter_config.json + adapter_model.safetensors), which needs --config.
-        #[arg(long)]
-        artifact: PathBuf,
-        /// The experiment config that names the data, its columns and the model (and, for a
-        /// prompt folder without prompt_task.json, as PEFT writes them, the template and
-        /// verbalizer); default for a run folder: its own config.toml.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The data file (TSV, CSV or JSONL, read with the run's columns); default: the run's
-        /// dev split.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Score only the first N examples.
-        #[arg(long, value_name = "N")]
-        limit: Option<usize>,
-        /// Score the template alone, without the prompt (k = 0).
-        #[arg(long)]
-        zero_shot: bool,
-        /// Override a value of the run's config, e.g. `--set 'template=Review: {sentence}{mask}'`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Eval(eval::EvalArgs),
     /// Train and evaluate every cell of a prompt-length × init × seed grid (resumable), then
     /// write results.jsonl, a markdown table and the plot (see configs/sst2_sweep.toml).
     Sweep {
@@ -177,24 +151,7 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
             resume,
             overrides,
         } => train::run(&config, resume, &overrides, device),
-        Command::Eval {
-            artifact,
-            config,
-            data,
-            limit,
-            zero_shot,
-            overrides,
-            json,
-        } => eval::run(
-            &artifact,
-            config.as_deref(),
-            data.as_deref(),
-            limit,
-            zero_shot,
-            &overrides,
-            json,
-            &device,
-        ),
+        Command::Eval(args) => eval::run(&args, &device),
         Command::Sweep { config } => sweep::run(&config, &device),
         Command::Regress {
             config,

@@ -128,8 +128,7 @@ impl Verdict {
                     100.0 * tolerance
                 ));
             }
-            // Also fails on a NaN loss.
-            if !(measured.loss <= baseline.loss + loss_tolerance) {
+            if measured.loss.is_nan() || measured.loss > baseline.loss + loss_tolerance {
                 reasons.push(format!(
                     "loss rose {:.4}, more than the {:.4} allowed",
                     measured.loss - baseline.loss,

@@ -247,7 +247,7 @@ fn peft_reads(json: &serde_json::Value) -> Result<(), String> {
         "token_dim",
         "num_transformer_submodules",
     ] {
-        if !object[key].as_u64().is_some_and(|n| n > 0) {
+        if object[key].as_u64().unwrap_or(0) == 0 {
             return Err(format!("{key} must be a positive integer"));
         }
     }
