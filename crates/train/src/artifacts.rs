@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <output>/
+//!   .lock                held by the run writing the folder (its pid inside; see `lock`)
 //!   config.toml          the resolved config (after --set overrides, model path filled in)
 //!   metrics.jsonl        one JSON object per train window / dev evaluation
 //!   checkpoints/         step-00000100.ckpt …: prompt + optimizer + scheduler + data position

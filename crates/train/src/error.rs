@@ -188,6 +188,19 @@ pub enum TrainError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// Another process is writing to the output folder.
+    #[error(
+        "{} is in use by another training process{}; wait for it or choose another output \
+         (`--set output=...`)",
+        dir.display(),
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    OutputLocked {
+        /// The output folder.
+        dir: PathBuf,
+        /// The process holding it, as its lock file says.
+        pid: Option<u32>,
+    },
     /// A fresh run would overwrite the checkpoints of another run.
     #[error(
         "{dir} already holds checkpoints: resume with --resume, or choose another output folder \

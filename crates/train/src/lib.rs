@@ -15,6 +15,7 @@ pub mod config;
 pub mod durable;
 mod error;
 pub mod evaluate;
+pub mod lock;
 pub mod metrics;
 pub mod optim;
 pub mod order;

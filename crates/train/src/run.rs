@@ -19,6 +19,7 @@ use crate::checkpoint::{Best, Checkpoint, CheckpointDir, CheckpointHeader, Lates
 use crate::config::ExperimentConfig;
 use crate::error::{CheckpointError, TrainError};
 use crate::evaluate::{Evaluation, evaluate, predictions, score_batch};
+use crate::lock::OutputLock;
 use crate::metrics::{MetricRecord, MetricsLog, Split};
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::{Cursor, DataOrder};
@@ -101,6 +102,8 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     }
     let train_device = options.device.clone().autodiff();
     let run_dir = RunDir::new(&config.output);
+    // Held until the run ends: no other process writes this folder meanwhile.
+    let _lock = OutputLock::acquire(run_dir.root())?;
     let checkpoints = CheckpointDir::new(run_dir.checkpoints(), config.train.keep_checkpoints);
     let mut optimizer = build_optimizer(&config.optimizer);
     let mut scheduler = build_schedule(&config.schedule, config.optimizer.lr, config.train.steps)?;
