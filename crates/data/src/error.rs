@@ -362,6 +362,16 @@ pub enum DataError {
         /// Every full path tried, in order.
         tried: Vec<PathBuf>,
     },
+    /// A data path names a folder.
+    #[error(
+        "{} is a directory, not a data file: name the TSV, CSV or JSONL file itself (e.g. \
+         sst2/train.tsv)",
+        .path.display()
+    )]
+    DataIsADirectory {
+        /// The folder found.
+        path: PathBuf,
+    },
     /// A zip archive could not be read.
     #[error("cannot read zip archive {}", .path.display())]
     Zip {

@@ -53,16 +53,26 @@ pub fn resolve_data_path(relative: &Path) -> Result<PathBuf, DataError> {
     resolve_in(relative, &data_search_dirs())
 }
 
-/// Finds `relative` in the first of `dirs` that holds it.
+/// Finds `relative` in the first of `dirs` that holds it. An absolute `relative` is the same
+/// path in every folder, so each place tried is listed once; a folder where a file is expected
+/// is its own error.
 pub fn resolve_in(relative: &Path, dirs: &[PathBuf]) -> Result<PathBuf, DataError> {
-    let tried: Vec<PathBuf> = dirs.iter().map(|dir| dir.join(relative)).collect();
-    match tried.iter().find(|path| path.is_file()) {
-        Some(path) => Ok(path.clone()),
-        None => Err(DataError::DataNotFound {
-            relative: relative.to_path_buf(),
-            tried,
-        }),
+    let mut tried: Vec<PathBuf> = Vec::new();
+    for path in dirs.iter().map(|dir| dir.join(relative)) {
+        if !tried.contains(&path) {
+            tried.push(path);
+        }
     }
+    if let Some(path) = tried.iter().find(|path| path.is_file()) {
+        return Ok(path.clone());
+    }
+    if let Some(path) = tried.iter().find(|path| path.is_dir()) {
+        return Err(DataError::DataIsADirectory { path: path.clone() });
+    }
+    Err(DataError::DataNotFound {
+        relative: relative.to_path_buf(),
+        tried,
+    })
 }
 
 fn non_empty(value: Option<OsString>) -> Option<OsString> {
@@ -87,6 +97,29 @@ mod tests {
         assert_eq!(
             search_dirs(Some("".into()), Some("/s".into()), ws),
             vec![ws.join("data"), PathBuf::from("/s/assets")]
+        );
+    }
+
+    #[test]
+    fn an_absolute_path_is_listed_once_and_a_directory_is_named_as_such() {
+        let dirs = vec![PathBuf::from("/a"), PathBuf::from("/b")];
+        let missing = Path::new("/nonexistent/train.tsv");
+        let message = resolve_in(missing, &dirs).unwrap_err().to_string();
+        assert!(
+            message.starts_with(
+                "/nonexistent/train.tsv not found; looked in: /nonexistent/train.tsv. "
+            ),
+            "{message}"
+        );
+        let folder = tempfile::tempdir().unwrap();
+        let message = resolve_in(folder.path(), &dirs).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{} is a directory, not a data file: name the TSV, CSV or JSONL file itself \
+                 (e.g. sst2/train.tsv)",
+                folder.path().display()
+            )
         );
     }
 
