@@ -113,6 +113,12 @@ fn a_run_writes_config_metrics_checkpoints_and_the_best_prompt() {
     names.sort();
     assert_eq!(
         names,
-        [".lock", "best", "checkpoints", "config.toml", "metrics.jsonl"]
+        [
+            ".lock",
+            "best",
+            "checkpoints",
+            "config.toml",
+            "metrics.jsonl"
+        ]
     );
 }

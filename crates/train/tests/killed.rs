@@ -15,11 +15,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::{env, fs};
 
-use burn::tensor::Device;
 use prompt_train::checkpoint::{Checkpoint, CheckpointDir};
 use prompt_train::metrics::read_metrics;
-use prompt_train::progress::ProgressMode;
-use prompt_train::{TrainOptions, train_prompt};
 
 const OUTPUT: &str = "KILL_TEST_OUTPUT";
 const RESUME: &str = "KILL_TEST_RESUME";
@@ -43,24 +40,7 @@ fn child() {
         })
         .unwrap();
     }
-    // Every process must build the same random backbone.
-    let device = Device::flex().autodiff();
-    device.seed(7);
-    let config = common::experiment(Path::new(&output), &[]);
-    let options = TrainOptions {
-        resume: env::var(RESUME).is_ok(),
-        progress: ProgressMode::Quiet,
-        device: Device::flex(),
-        stop_after: None,
-    };
-    train_prompt(
-        common::tiny_llama(&device),
-        common::start_prompt(config.prompt.length, &device),
-        &common::synthetic_task(40, 10),
-        &config,
-        &options,
-    )
-    .unwrap();
+    common::train_tiny(Path::new(&output), env::var(RESUME).is_ok()).unwrap();
 }
 
 fn start_child(output: &Path, resume: bool, kill_at: Option<&str>) -> Output {

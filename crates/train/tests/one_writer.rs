@@ -12,31 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::{env, fs};
 
-use burn::tensor::Device;
+use prompt_train::TrainError;
 use prompt_train::lock::{LOCK_FILE, lock_holder};
-use prompt_train::progress::ProgressMode;
-use prompt_train::{TrainError, TrainOptions, TrainSummary, train_prompt};
 
 const OUTPUT: &str = "ONE_WRITER_OUTPUT";
-
-fn run(output: &Path, resume: bool) -> Result<TrainSummary, TrainError> {
-    let device = Device::flex().autodiff();
-    device.seed(7);
-    let config = common::experiment(output, &[]);
-    let options = TrainOptions {
-        resume,
-        progress: ProgressMode::Quiet,
-        device: Device::flex(),
-        stop_after: None,
-    };
-    train_prompt(
-        common::tiny_llama(&device),
-        common::start_prompt(config.prompt.length, &device),
-        &common::synthetic_task(40, 10),
-        &config,
-        &options,
-    )
-}
 
 /// A training run that stops after its third step (its step-2 checkpoint written), says so,
 /// and waits for its stdin to close.
@@ -53,7 +32,7 @@ fn child() {
         }
     })
     .unwrap();
-    run(Path::new(&output), false).unwrap();
+    common::train_tiny(Path::new(&output), false).unwrap();
 }
 
 #[test]
@@ -75,7 +54,7 @@ fn a_second_process_is_refused_and_a_killed_one_does_not_block_resume() {
     assert!(started, "the first process ended before its first step");
     assert_eq!(lock_holder(&output), Some(first.id()));
 
-    let err = run(&output, false).unwrap_err();
+    let err = common::train_tiny(&output, false).unwrap_err();
     assert!(
         matches!(err, TrainError::OutputLocked { pid: Some(pid), .. } if pid == first.id()),
         "{err}"
@@ -89,13 +68,16 @@ fn a_second_process_is_refused_and_a_killed_one_does_not_block_resume() {
             first.id()
         )
     );
-    assert!(run(&output, true).is_err(), "a resume must wait as well");
+    assert!(
+        common::train_tiny(&output, true).is_err(),
+        "a resume must wait as well"
+    );
 
     first.kill().unwrap();
     first.wait().unwrap();
     // The dead process's pid is still in the lock file, but its lock went with it.
     assert!(fs::read_to_string(output.join(LOCK_FILE)).is_ok());
-    let resumed = run(&output, true).unwrap();
+    let resumed = common::train_tiny(&output, true).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
     assert_eq!(lock_holder(&output), Some(std::process::id()));
 }

@@ -13,7 +13,10 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use prompt_data::Encoded;
 use prompt_model::{LabelTokenPolicy, Llama, LlamaConfig, ModelFamily, SoftPrompt};
-use prompt_train::{ExperimentConfig, Override, PreparedTask};
+use prompt_train::progress::ProgressMode;
+use prompt_train::{
+    ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, TrainSummary, train_prompt,
+};
 
 /// Width of the tiny backbone.
 pub const WIDTH: usize = 16;
@@ -111,4 +114,26 @@ bucket_batches = 2
     );
     let overrides: Vec<Override> = sets.iter().map(|s| Override::parse(s).unwrap()).collect();
     ExperimentConfig::from_toml(&text, Path::new("test.toml"), &overrides).unwrap()
+}
+
+/// The tiny experiment of [`experiment`] trained into `output` (fresh or resumed), quietly, on
+/// the seeded random backbone every process builds alike: the run the multi-process tests
+/// start, stop and resume.
+pub fn train_tiny(output: &Path, resume: bool) -> Result<TrainSummary, TrainError> {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let config = experiment(output, &[]);
+    let options = TrainOptions {
+        resume,
+        progress: ProgressMode::Quiet,
+        device: Device::flex(),
+        stop_after: None,
+    };
+    train_prompt(
+        tiny_llama(&device),
+        start_prompt(config.prompt.length, &device),
+        &synthetic_task(40, 10),
+        &config,
+        &options,
+    )
 }
