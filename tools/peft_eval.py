@@ -62,7 +62,7 @@ def peft_predictions(artifact, gguf, rows, batch_size):
     label_ids = [tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in words]
     encoded = [tokenizer(render(task["template"], row), add_special_tokens=False)["input_ids"]
                for row in rows]
-    predictions, losses = [], []
+    predictions, log_probs = [], []
     for start in range(0, len(encoded), batch_size):
         batch = encoded[start:start + batch_size]
         width = max(len(ids) for ids in batch)
@@ -74,8 +74,8 @@ def peft_predictions(artifact, gguf, rows, batch_size):
         for row, row_ids in enumerate(batch):
             scores = logits[row, k + len(row_ids) - 1, label_ids]
             predictions.append(int(scores.argmax()))
-            losses.append(torch.log_softmax(scores, 0))
-    return config, predictions, losses
+            log_probs.append(torch.log_softmax(scores, 0))
+    return config, predictions, log_probs
 
 
 def main():

@@ -339,6 +339,28 @@ mod tests {
     }
 
     #[test]
+    fn a_task_file_whose_verbalizer_is_not_a_table_names_the_file() {
+        let task = PromptTask {
+            template: "{sentence}{mask}".to_string(),
+            verbalizer: serde_json::Value::Null,
+            model_file: None,
+            init: None,
+        };
+        let dir = prompt_folder(Some(&task));
+        let err = EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, false, &[])
+            .unwrap_err()
+            .to_string();
+        let file = dir.path().join(prompt_file::TASK_FILE);
+        assert!(
+            err.starts_with(&format!(
+                "{} is not a valid prompt task file (its verbalizer):",
+                file.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn our_prompt_folder_brings_its_template_and_verbalizer_and_set_still_applies() {
         let task = PromptTask {
             template: "Review: {sentence}\nSentiment:{mask}".to_string(),
@@ -348,10 +370,15 @@ mod tests {
         };
         let dir = prompt_folder(Some(&task));
         let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
-        assert!(matches!(
-            err,
-            EvalError::PromptFolderNeedsConfig { has_task: true, .. }
-        ));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is a prompt folder: pass the experiment config that names the data, its \
+                 columns and the model (the template and verbalizer come from \
+                 prompt_task.json) with --config (e.g. configs/sst2.toml)",
+                dir.path().display()
+            )
+        );
         let spec =
             EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, false, &[]).unwrap();
         assert_eq!(spec.config.template.source(), task.template);

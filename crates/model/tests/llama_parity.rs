@@ -7,7 +7,8 @@
 //! `tests/fixtures/smollm2_hf.json`, the same inputs recomputed by `tools/hf_reference.py`
 //! (transformers 5, torch 2.11, f32, CPU).
 //!
-//! One quantity is ill-conditioned: the prompt-gradient norm of the one-row prompt of case 0.
+//! One quantity is ill-conditioned: `prompt1.grad_norm`, the prompt-gradient norm of the
+//! one-row prompt, whose worst case is case 0.
 //! f32 implementations scatter around the float64 value there, by the matmul kernels' summation
 //! order: transformers' f32 run is 8.3e-5 (relative) away from it, this crate 1.3e-4 with the
 //! AVX-512 kernels and 2.2e-4 with the AVX2 ones (on a Xeon), while the k = 5 gradient norms

@@ -3,9 +3,9 @@
 //! process exits, however it exits, so a killed run never blocks the `--resume` that follows.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::TrainError;
 
@@ -40,12 +40,9 @@ impl OutputLock {
             if error.kind() != io::ErrorKind::WouldBlock {
                 return Err(io(&path)(error));
             }
-            let mut holder = String::new();
-            // The holder's pid is informative only: a failed read leaves it unnamed.
-            let _ = file.read_to_string(&mut holder);
             return Err(TrainError::OutputLocked {
                 dir: dir.to_path_buf(),
-                pid: holder.trim().parse().ok(),
+                pid: lock_holder(dir),
             });
         }
         let pid = format!("{}\n", std::process::id());
@@ -57,9 +54,10 @@ impl OutputLock {
     }
 }
 
-/// The pid in a lock file, if it holds one (for messages and tests).
+/// The pid in the lock file of output folder `dir`, if it holds one. It names the holder in
+/// messages only: a missing or half-written pid leaves the holder unnamed.
 pub fn lock_holder(dir: &Path) -> Option<u32> {
-    fs::read_to_string(PathBuf::from(dir).join(LOCK_FILE))
+    fs::read_to_string(dir.join(LOCK_FILE))
         .ok()?
         .trim()
         .parse()
