@@ -2,6 +2,8 @@
 
 use burn::tensor::{Bool, Int, Tensor};
 
+use crate::activation_memory::ActivationShape;
+
 /// A frozen transformer that prompt tuning drives.
 ///
 /// Sequences are right-padded; `attention_mask` is `true` for real positions (prompt rows
@@ -14,6 +16,8 @@ pub trait Backbone {
     fn vocab_size(&self) -> usize;
     /// Longest input (prompt rows included) the position scheme supports.
     fn max_positions(&self) -> usize;
+    /// The shapes that decide how much memory a forward and its backward need.
+    fn activation_shape(&self) -> ActivationShape;
     /// Token embeddings `[B, L] -> [B, L, d]` (the word embeddings only).
     fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3>;
     /// Runs the transformer over input embeddings `[B, T, d]` and returns the final hidden

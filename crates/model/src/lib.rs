@@ -6,6 +6,7 @@
 //! turns the hidden state at each example's answer slot into class scores.
 #![warn(missing_docs)]
 
+mod activation_memory;
 mod backbone;
 pub mod bert;
 pub mod cache;
@@ -23,6 +24,7 @@ pub mod soft_prompt;
 pub mod tokenizer;
 pub mod weights;
 
+pub use activation_memory::ActivationShape;
 pub use backbone::{Backbone, encode_prefix_in_every_row};
 pub use bert::{Bert, BertConfig};
 pub use error::{LoadError, ModelError};

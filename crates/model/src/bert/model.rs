@@ -6,6 +6,7 @@ use burn::tensor::{Bool, Int, Tensor};
 use super::embeddings::BertEmbeddings;
 use super::layer::BertLayer;
 use super::mlm_head::MlmHead;
+use crate::activation_memory::ActivationShape;
 use crate::backbone::Backbone;
 
 /// A BERT masked language model (`BertForMaskedLM`) with every parameter frozen.
@@ -31,6 +32,17 @@ impl Backbone for Bert {
 
     fn max_positions(&self) -> usize {
         self.embeddings.position.dims()[0]
+    }
+
+    fn activation_shape(&self) -> ActivationShape {
+        ActivationShape {
+            layers: self.layers.len(),
+            hidden: self.hidden_size(),
+            ffn: self.layers[0].intermediate.weight.dims()[1],
+            heads: self.num_heads,
+            float_bytes: self.embeddings.word.weight.val().dtype().size(),
+            shared_prefix: false,
+        }
     }
 
     fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {

@@ -8,6 +8,7 @@ use burn::tensor::{Bool, Int, Tensor};
 use super::attention::Attention;
 use super::mlp::Mlp;
 use super::rope::Rope;
+use crate::activation_memory::ActivationShape;
 use crate::backbone::Backbone;
 
 /// One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
@@ -113,6 +114,18 @@ impl Backbone for Llama {
 
     fn max_positions(&self) -> usize {
         self.rope.max_positions()
+    }
+
+    fn activation_shape(&self) -> ActivationShape {
+        let first = &self.layers[0];
+        ActivationShape {
+            layers: self.layers.len(),
+            hidden: self.hidden_size,
+            ffn: first.mlp.gate_proj.weight.dims()[1],
+            heads: first.self_attn.num_heads,
+            float_bytes: self.embed_tokens.weight.val().dtype().size(),
+            shared_prefix: true,
+        }
     }
 
     fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
