@@ -232,6 +232,20 @@ pub enum TrainError {
     /// The training set is empty.
     #[error("the training split has no examples")]
     NoTrainingData,
+    /// A training batch would hold more examples than the split has.
+    #[error(
+        "`train.batch_size = {batch}` is larger than the training split ({examples} examples): \
+         use at most {examples} (`--set train.batch_size={examples}`)"
+    )]
+    BatchLargerThanSplit {
+        /// The batch size asked for.
+        batch: usize,
+        /// Examples in the training split.
+        examples: usize,
+    },
+    /// The run's estimated peak memory exceeds what the process can have.
+    #[error(transparent)]
+    Memory(Box<crate::memory::MemoryError>),
     /// The training or dev loss, or a prompt value, became NaN or infinite.
     #[error(
         "{what} at step {step}: training diverged and stopped; {kept}. Lower optimizer.lr and \
@@ -265,6 +279,12 @@ fn skipped_list(skipped: &[CheckpointError]) -> String {
 impl From<ConfigError> for TrainError {
     fn from(error: ConfigError) -> Self {
         Self::Config(Box::new(error))
+    }
+}
+
+impl From<crate::memory::MemoryError> for TrainError {
+    fn from(error: crate::memory::MemoryError) -> Self {
+        Self::Memory(Box::new(error))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod durable;
 mod error;
 pub mod evaluate;
 pub mod lock;
+pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod order;

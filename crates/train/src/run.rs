@@ -20,6 +20,7 @@ use crate::config::ExperimentConfig;
 use crate::error::{CheckpointError, TrainError};
 use crate::evaluate::{Evaluation, evaluate, predictions, score_batch};
 use crate::lock::OutputLock;
+use crate::memory::{ByteSize, MemoryBudget, check_all, run_shapes};
 use crate::metrics::{MetricRecord, MetricsLog, Split};
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::{Cursor, DataOrder};
@@ -38,6 +39,9 @@ pub struct TrainOptions {
     /// Stop once this many steps are done (a checkpoint is written), as an interruption
     /// would; a later `resume` continues to `train.steps`.
     pub stop_after: Option<usize>,
+    /// The memory the run may use; `None` means what the machine has free (or
+    /// `PROMPT_TUNING_MEMORY_LIMIT`).
+    pub memory: Option<MemoryBudget>,
 }
 
 impl Default for TrainOptions {
@@ -47,6 +51,7 @@ impl Default for TrainOptions {
             progress: ProgressMode::Auto,
             device: Device::default(),
             stop_after: None,
+            memory: None,
         }
     }
 }
@@ -100,6 +105,18 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     if task.train.is_empty() {
         return Err(TrainError::NoTrainingData);
     }
+    if config.train.batch_size > task.train.len() {
+        return Err(TrainError::BatchLargerThanSplit {
+            batch: config.train.batch_size,
+            examples: task.train.len(),
+        });
+    }
+    // Before anything is written: a run that cannot fit is refused, not killed half-way.
+    let memory = check_all(
+        &backbone,
+        &run_shapes(task, config),
+        options.memory.as_ref(),
+    )?;
     let train_device = options.device.clone().autodiff();
     let run_dir = RunDir::new(&config.output);
     // Held until the run ends: no other process writes this folder meanwhile.
@@ -211,6 +228,13 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         pad_id: task.pad_id,
     };
     let progress = Progress::new(options.progress, total, state.step);
+    if let Some((peak, budget)) = memory {
+        progress.line(&format!(
+            "memory: peak {peak}; {} available ({})",
+            ByteSize(budget.bytes),
+            budget.source
+        ));
+    }
     if let Some(step) = resumed_from {
         progress.line(&format!("resumed from step {step}"));
     }

@@ -20,6 +20,7 @@ fn options(resume: bool, stop_after: Option<usize>) -> TrainOptions {
         progress: ProgressMode::Quiet,
         device: Device::flex(),
         stop_after,
+        ..TrainOptions::default()
     }
 }
 

@@ -127,7 +127,7 @@ pub fn train_tiny(output: &Path, resume: bool) -> Result<TrainSummary, TrainErro
         resume,
         progress: ProgressMode::Quiet,
         device: Device::flex(),
-        stop_after: None,
+        ..TrainOptions::default()
     };
     train_prompt(
         tiny_llama(&device),
