@@ -15,6 +15,17 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// The file exists but this user may not read it.
+    #[error(
+        "cannot read {}: permission denied; make it readable (`chmod a+r {}`) or point to a \
+         readable copy",
+        .path.display(),
+        .path.display()
+    )]
+    NotReadable {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file holds no bytes (or only blank lines).
     #[error("{} is empty: expected a header line (TSV, CSV) or one JSON object per line (JSONL)", .path.display())]
     EmptyFile {

@@ -231,11 +231,17 @@ pub fn read_dataset(
         Some(format) => format,
         None => DataFormat::from_path(path)?,
     };
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| read_error(path, source))?;
     parse_dataset(&bytes, path, format, mapping, options.skip_bad_rows)
+}
+
+/// A failed read of `path`: a permission problem says how to fix it, others keep their cause.
+fn read_error(path: &Path, source: std::io::Error) -> DataError {
+    let path = path.to_path_buf();
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied => DataError::NotReadable { path },
+        _ => DataError::Io { path, source },
+    }
 }
 
 /// Parses the contents of a dataset file (`bytes`, named `path` in errors) in `format`; see
@@ -359,6 +365,19 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    #[test]
+    fn a_file_this_user_may_not_read_says_how_to_fix_it() {
+        let path = Path::new("/data/train.tsv");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            read_error(path, denied).to_string(),
+            "cannot read /data/train.tsv: permission denied; make it readable (`chmod a+r \
+             /data/train.tsv`) or point to a readable copy"
+        );
+        let other = std::io::Error::from(std::io::ErrorKind::Interrupted);
+        assert!(matches!(read_error(path, other), DataError::Io { .. }));
     }
 
     #[test]
