@@ -12,16 +12,20 @@ use prompt_train::Override;
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// A run folder `cargo xtask train` wrote (its config.toml and best/), or a prompt folder
-    /// (adapter_config.json + adapter_model.safetensors), which needs --config.
+    /// (adapter_config.json + adapter_model.safetensors [+ prompt_task.json]). A prompt folder
+    /// with prompt_task.json brings its template, verbalizer and model and needs only --data;
+    /// one without it (as PEFT writes) needs --config.
     #[arg(long)]
     artifact: PathBuf,
     /// The experiment config that names the data, its columns and the model (and, for a prompt
-    /// folder without prompt_task.json, as PEFT writes them, the template and verbalizer);
-    /// default for a run folder: its own config.toml.
+    /// folder without prompt_task.json, the template and verbalizer); default for a run
+    /// folder: its own config.toml.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The data file (TSV, CSV or JSONL, read with the config's columns); default: the
-    /// config's dev split.
+    /// The data file (TSV, CSV or JSONL); default: the config's dev split. Without --config
+    /// its columns are the template's fields, `label`, and the label words as class names
+    /// (labels may be those names or class indices); `--set data.columns.label_field=…` etc.
+    /// change them.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Score only the first N examples.

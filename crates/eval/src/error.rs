@@ -28,24 +28,29 @@ pub enum EvalError {
         /// The folder given.
         path: PathBuf,
     },
-    /// A prompt folder says what the prompt is, not which data to score it on.
+    /// A PEFT prompt folder has no task file: the template and verbalizer must come from a
+    /// config.
     #[error(
-        "{} is a prompt folder{}: pass the experiment config {} with --config (e.g. \
-         configs/sst2.toml)",
-        path.display(),
-        if *has_task { "" } else { " without prompt_task.json (PEFT writes none)" },
-        if *has_task {
-            "that names the data, its columns and the model (the template and verbalizer come \
-             from prompt_task.json)"
-        } else {
-            "that gives its template and verbalizer, and the data, its columns and the model"
-        }
+        "{} is a prompt folder without prompt_task.json (PEFT writes none): pass the \
+         experiment config that gives its template and verbalizer, and the data, its columns \
+         and the model, with --config (e.g. configs/sst2.toml)",
+        path.display()
     )]
     PromptFolderNeedsConfig {
         /// The folder given.
         path: PathBuf,
-        /// Whether it has our `prompt_task.json`.
-        has_task: bool,
+    },
+    /// A prompt folder says what the prompt is, not which data to score it on.
+    #[error(
+        "{} is a prompt folder: name the data to score with --data FILE (e.g. --data \
+         sst2/dev.tsv; its columns default to the template's fields, `label` and the label \
+         words, and --set data.columns.…=… changes them), or pass an experiment config with \
+         --config",
+        path.display()
+    )]
+    PromptFolderNeedsData {
+        /// The folder given.
+        path: PathBuf,
     },
     /// The run has not saved a best prompt yet (it saves one at its first dev evaluation).
     #[error(

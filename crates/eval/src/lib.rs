@@ -6,6 +6,7 @@
 
 mod error;
 pub mod metrics;
+pub mod prompt_folder;
 pub mod regress;
 pub mod report;
 pub mod score;

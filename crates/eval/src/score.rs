@@ -12,6 +12,7 @@ use prompt_model::{
     SoftPrompt, prompt_file,
 };
 use prompt_train::artifacts::RunDir;
+use prompt_train::memory::{check_all, eval_shape};
 use prompt_train::{
     ExperimentConfig, Override, TaskEncoder, TrainError, WithBackbone, evaluate, on_threads,
     read_split, with_backbone,
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::EvalError;
 use crate::metrics::ClassificationMetrics;
+use crate::prompt_folder::task_experiment;
 
 /// Which soft prompt goes in front of the template.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +56,11 @@ pub struct EvalSpec {
 impl EvalSpec {
     /// What `cargo xtask eval --artifact DIR` scores. `DIR` is a run folder (written by
     /// `cargo xtask train`: its config and best prompt) or a prompt folder (PEFT layout,
-    /// written here or by PEFT), which takes its data, columns and model from `config` and its
-    /// template and verbalizer from its `prompt_task.json`, or from `config` when it has none.
-    /// `config` given with a run folder replaces the run's own. `overrides` apply last.
+    /// written here or by PEFT), which takes its template and verbalizer from its
+    /// `prompt_task.json` (from `config` when it has none, as PEFT's) and its data, columns and
+    /// model from `config`; without `config`, from `data` with the columns of
+    /// [`task_experiment`](crate::prompt_folder::task_experiment). `config` given with a run
+    /// folder replaces the run's own. `overrides` apply last.
     pub fn for_artifact(
         artifact: &Path,
         config: Option<&Path>,
@@ -82,18 +86,28 @@ impl EvalSpec {
             });
         }
         let saved = SavedPrompt::load(artifact)?;
-        let Some(config) = config else {
-            return Err(EvalError::PromptFolderNeedsConfig {
-                path: artifact.to_path_buf(),
-                has_task: saved.task.is_some(),
-            });
+        let task_path = artifact.join(prompt_file::TASK_FILE);
+        let config = match (config, &saved.task, data) {
+            (Some(config), task, _) => {
+                let mut all = match task {
+                    Some(task) => task_overrides(task, &task_path)?,
+                    None => Vec::new(),
+                };
+                all.extend_from_slice(overrides);
+                ExperimentConfig::load(config, &all)?
+            }
+            (None, None, _) => {
+                return Err(EvalError::PromptFolderNeedsConfig {
+                    path: artifact.to_path_buf(),
+                });
+            }
+            (None, Some(_), None) => {
+                return Err(EvalError::PromptFolderNeedsData {
+                    path: artifact.to_path_buf(),
+                });
+            }
+            (None, Some(task), Some(data)) => task_experiment(task, &task_path, data, overrides)?,
         };
-        let mut all = match &saved.task {
-            Some(task) => task_overrides(task, &artifact.join(prompt_file::TASK_FILE))?,
-            None => Vec::new(),
-        };
-        all.extend_from_slice(overrides);
-        let config = ExperimentConfig::load(config, &all)?;
         let prompt = if zero_shot {
             PromptChoice::ZeroShot
         } else {
@@ -246,6 +260,8 @@ impl WithBackbone for Score<'_> {
             ),
         };
         let prompt_tokens = prompt.num_tokens();
+        let shape = eval_shape(&examples, config.train.eval_batch_size, prompt_tokens);
+        check_all(&backbone, &[shape], None)?;
         let model = PromptTuned::new(backbone, prompt)?;
         let classes = ClassTokens::new(&encoder.label_token_ids, encoder.policy, device)?;
         let start = Instant::now();
@@ -370,15 +386,18 @@ mod tests {
         };
         let dir = prompt_folder(Some(&task));
         let err = EvalSpec::for_artifact(dir.path(), None, None, false, &[]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "{} is a prompt folder: pass the experiment config that names the data, its \
-                 columns and the model (the template and verbalizer come from \
-                 prompt_task.json) with --config (e.g. configs/sst2.toml)",
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{} is a prompt folder: name the data to score with --data FILE",
                 dir.path().display()
-            )
+            )),
+            "{err}"
         );
+        let data = Path::new("sst2/dev.tsv");
+        let spec = EvalSpec::for_artifact(dir.path(), None, Some(data), false, &[]).unwrap();
+        assert_eq!(spec.config.template.source(), task.template);
+        assert_eq!(spec.data, data);
+        assert_eq!(spec.config.data.columns.label_names, ["bad", "good"]);
         let spec =
             EvalSpec::for_artifact(dir.path(), Some(&sst2_config()), None, false, &[]).unwrap();
         assert_eq!(spec.config.template.source(), task.template);
