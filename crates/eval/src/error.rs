@@ -9,9 +9,12 @@ use prompt_train::{ConfigError, TrainError};
 /// An evaluation, sweep or regression check that could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// Loading the model or data, or training, failed.
+    /// Reading or encoding the data, or training, failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The model could not be found, detected or loaded.
+    #[error(transparent)]
+    Model(#[from] prompt_model::ModelError),
     /// A config could not be used.
     #[error(transparent)]
     Config(#[from] ConfigError),

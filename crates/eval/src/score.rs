@@ -4,18 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{Module, ModuleDisplay};
 use burn::tensor::{Device, Tensor, TensorData};
-use prompt_data::Tokenizer;
 use prompt_model::{
-    Backbone, ClassTokens, ModelFamily, PromptError, PromptTask, PromptTuned, SavedPrompt,
+    Backbone, ClassTokens, LoadedModel, PromptError, PromptTask, PromptTuned, SavedPrompt,
     SoftPrompt, prompt_file,
 };
 use prompt_train::artifacts::RunDir;
 use prompt_train::memory::{check_all, eval_shape};
 use prompt_train::{
-    ExperimentConfig, Override, TaskEncoder, TrainError, WithBackbone, evaluate, on_threads,
-    read_split, with_backbone,
+    ExperimentConfig, Override, TaskEncoder, TrainError, evaluate, on_threads, read_split,
 };
 use serde::{Deserialize, Serialize};
 
@@ -189,106 +186,80 @@ pub fn score(spec: &EvalSpec, device: &Device) -> Result<EvalReport, EvalError> 
     let mut config = spec.config.clone();
     // The encoder leaves room for exactly the prompt that is used.
     config.prompt.length = k;
-    let work = Score {
-        spec,
-        config: &config,
-        saved: saved.as_ref(),
-        device,
-    };
-    Ok(on_threads(config.threads, || {
-        with_backbone(&config.model.resolved_path(), device, work)
-    })?)
+    on_threads(config.threads, || {
+        let model = prompt_model::load(&config.model.resolved_path(), device)?;
+        score_loaded(spec, &config, saved.as_ref(), model, device)
+    })
 }
 
-struct Score<'a> {
-    spec: &'a EvalSpec,
-    config: &'a ExperimentConfig,
-    saved: Option<&'a SavedPrompt>,
-    device: &'a Device,
-}
-
-impl WithBackbone for Score<'_> {
-    type Output = EvalReport;
-
-    fn run<B: Backbone + Module + ModuleDisplay>(
-        self,
-        backbone: B,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-    ) -> Result<EvalReport, TrainError> {
-        let Self {
-            spec,
-            config,
-            saved,
-            device,
-        } = self;
-        let data = read_split(config, &spec.data)?;
-        let encoder = TaskEncoder::new(
-            config,
-            tokenizer,
-            family,
-            backbone.max_positions(),
-            &data.label_names,
-        )?;
-        let mut examples = encoder.encode(&data)?;
-        if let Some(limit) = spec.limit {
-            examples.truncate(limit);
-        }
-        let width = backbone.hidden_size();
-        let (prompt, source) = match (&spec.prompt, saved) {
-            (_, Some(saved)) => (
-                saved.to_soft_prompt(width, device)?,
-                saved.dir.display().to_string(),
-            ),
-            (PromptChoice::Values { rows, values }, _) => {
-                if values.len() != rows * width {
-                    return Err(PromptError::ModelWidth {
-                        found: values.len() / (*rows).max(1),
-                        expected: width,
-                    }
-                    .into());
-                }
-                let values = TensorData::new(values.clone(), [*rows, width]);
-                (
-                    SoftPrompt::from_tensor(Tensor::from_data(values, device)),
-                    "in memory".to_string(),
-                )
-            }
-            _ => (
-                SoftPrompt::from_tensor(Tensor::zeros([0, width], device)),
-                "zero-shot".to_string(),
-            ),
-        };
-        let prompt_tokens = prompt.num_tokens();
-        let shape = eval_shape(&examples, config.train.eval_batch_size, prompt_tokens);
-        check_all(&backbone, &[shape], None)?;
-        let model = PromptTuned::new(backbone, prompt)?;
-        let classes = ClassTokens::new(&encoder.label_token_ids, encoder.policy, device)?;
-        let start = Instant::now();
-        let evaluation = evaluate(
-            &model,
-            &classes,
-            &examples,
-            config.train.eval_batch_size,
-            // Padding is masked out, so any id serves.
-            0,
-            device,
-        );
-        let gold: Vec<usize> = examples.iter().map(|e| e.label).collect();
-        Ok(EvalReport {
-            data: data
-                .path
-                .canonicalize()
-                .unwrap_or_else(|_| data.path.clone()),
-            prompt: source,
-            prompt_tokens,
-            template: config.template.source().to_string(),
-            loss: evaluation.loss,
-            metrics: ClassificationMetrics::new(&data.label_names, &gold, &evaluation.predictions),
-            skipped_rows: data.skipped.len(),
-            seconds: start.elapsed().as_secs_f64(),
-        })
+/// Scores `spec` with the already loaded `model`.
+fn score_loaded(
+    spec: &EvalSpec,
+    config: &ExperimentConfig,
+    saved: Option<&SavedPrompt>,
+    model: LoadedModel,
+    device: &Device,
+) -> Result<EvalReport, EvalError> {
+    let data = read_split(config, &spec.data)?;
+    let encoder = TaskEncoder::new(config, &model, &data.label_names)?;
+    let mut examples = encoder.encode(&data)?;
+    if let Some(limit) = spec.limit {
+        examples.truncate(limit);
     }
+    let width = model.backbone.hidden_size();
+    let (prompt, source) = match (&spec.prompt, saved) {
+        (_, Some(saved)) => (
+            saved.to_soft_prompt(width, device)?,
+            saved.dir.display().to_string(),
+        ),
+        (PromptChoice::Values { rows, values }, _) => {
+            if values.len() != rows * width {
+                return Err(PromptError::ModelWidth {
+                    found: values.len() / (*rows).max(1),
+                    expected: width,
+                }
+                .into());
+            }
+            let values = TensorData::new(values.clone(), [*rows, width]);
+            (
+                SoftPrompt::from_tensor(Tensor::from_data(values, device)),
+                "in memory".to_string(),
+            )
+        }
+        _ => (
+            SoftPrompt::from_tensor(Tensor::zeros([0, width], device)),
+            "zero-shot".to_string(),
+        ),
+    };
+    let prompt_tokens = prompt.num_tokens();
+    let shape = eval_shape(&examples, config.train.eval_batch_size, prompt_tokens);
+    check_all(&model.backbone, &[shape], None).map_err(TrainError::from)?;
+    let model = PromptTuned::new(model.backbone, prompt)?;
+    let classes = ClassTokens::new(&encoder.label_token_ids, encoder.policy, device)?;
+    let start = Instant::now();
+    let evaluation = evaluate(
+        &model,
+        &classes,
+        &examples,
+        config.train.eval_batch_size,
+        // Padding is masked out, so any id serves.
+        0,
+        device,
+    );
+    let gold: Vec<usize> = examples.iter().map(|e| e.label).collect();
+    Ok(EvalReport {
+        data: data
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| data.path.clone()),
+        prompt: source,
+        prompt_tokens,
+        template: config.template.source().to_string(),
+        loss: evaluation.loss,
+        metrics: ClassificationMetrics::new(&data.label_names, &gold, &evaluation.predictions),
+        skipped_rows: data.skipped.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 #[cfg(test)]

@@ -6,15 +6,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleDisplay};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use prompt_data::Tokenizer;
-use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptTuned, SoftPrompt, SoftPromptInit};
+use prompt_model::{Backbone, ClassTokens, LoadedModel, PromptTuned, SoftPrompt, SoftPromptInit};
 use prompt_train::artifacts::RunDir;
 use prompt_train::checkpoint::CheckpointDir;
 use prompt_train::{
-    ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, WithBackbone, evaluate,
-    on_threads, prepare_task, train_prompt, with_backbone,
+    ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, evaluate, on_threads,
+    prepare_task, train_prompt,
 };
 use serde::{Deserialize, Serialize};
 
@@ -138,12 +137,7 @@ impl SweepConfig {
             format!("seed={}", cell.seed),
             format!("output=\"{}\"", folder.display()),
         ];
-        let overrides = self
-            .set
-            .iter()
-            .chain(&cell_overrides)
-            .map(|o| Override::parse(o))
-            .collect::<Result<Vec<_>, _>>()?;
+        let overrides = Override::parse_all(self.set.iter().chain(&cell_overrides))?;
         let mut config = ExperimentConfig::load(&self.base, &overrides)?;
         config.prompt.init = cell.init.clone();
         config.validate()?;
@@ -164,128 +158,108 @@ pub fn run_sweep(config: &SweepConfig, device: &Device) -> Result<SweepOutputs, 
         path: config.output.clone(),
         source,
     })?;
-    let work = SweepWork {
-        sweep: config,
-        cells: &cells,
-        configs: &configs,
-        device,
-    };
     let (results, zero) = on_threads(first.threads, || {
-        with_backbone(
-            &first.model.resolved_path(),
-            &device.clone().autodiff(),
-            work,
-        )
+        let model = prompt_model::load(&first.model.resolved_path(), &device.clone().autodiff())?;
+        run_cells(config, &cells, &configs, model, device)
     })?;
     write_reports(config, &results, &zero)
 }
 
-struct SweepWork<'a> {
-    sweep: &'a SweepConfig,
-    cells: &'a [Cell],
-    configs: &'a [ExperimentConfig],
-    device: &'a Device,
-}
-
-impl WithBackbone for SweepWork<'_> {
-    type Output = (Vec<CellResult>, ZeroShot);
-
-    fn run<B: Backbone + Module + ModuleDisplay>(
-        self,
-        backbone: B,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-    ) -> Result<Self::Output, TrainError> {
-        let Self {
-            sweep,
-            cells,
-            configs,
-            device,
-        } = self;
-        // Encodings depend on the prompt length only (the room left for the text).
-        let mut tasks: HashMap<usize, PreparedTask> = HashMap::new();
-        let max_positions = backbone.max_positions();
-        let mut results = vec![];
-        for (i, (cell, config)) in cells.iter().zip(configs).enumerate() {
-            let folder = RunDir::new(&config.output);
-            let result_path = folder.root().join(CELL_RESULT);
-            if let Some(done) = read_json::<CellResult>(&result_path) {
-                println!("[{}/{}] {}: done before", i + 1, cells.len(), cell.name());
-                results.push(done);
-                continue;
-            }
-            println!("[{}/{}] {}", i + 1, cells.len(), cell.name());
-            let task = encoded(&mut tasks, config, tokenizer, family, max_positions)?;
-            let resume = !CheckpointDir::new(folder.checkpoints(), 1)
-                .steps()?
-                .is_empty();
-            device.seed(config.seed);
-            let prompt =
-                task.initial_prompt(config, &backbone, tokenizer, &device.clone().autodiff())?;
-            let options = TrainOptions {
-                resume,
-                device: device.clone(),
-                ..TrainOptions::default()
-            };
-            let summary = train_prompt(backbone.clone(), prompt, task, config, &options)?;
-            let best = summary
-                .best
-                .expect("a finished run has evaluated at least once");
-            let result = CellResult {
-                init: cell.init.name().to_string(),
-                length: cell.length,
-                seed: cell.seed,
-                best_accuracy: best.accuracy,
-                best_step: best.step,
-                final_accuracy: summary.last_dev.map(|d| d.accuracy),
-                steps: summary.steps,
-                seconds: summary.seconds,
-            };
-            write_json(&result_path, &result)?;
-            results.push(result);
+/// Trains every unfinished cell on the loaded `model`, then scores the template alone.
+fn run_cells(
+    sweep: &SweepConfig,
+    cells: &[Cell],
+    configs: &[ExperimentConfig],
+    model: LoadedModel,
+    device: &Device,
+) -> Result<(Vec<CellResult>, ZeroShot), EvalError> {
+    // Encodings depend on the prompt length only (the room left for the text).
+    let mut tasks: HashMap<usize, PreparedTask> = HashMap::new();
+    let mut results = vec![];
+    for (i, (cell, config)) in cells.iter().zip(configs).enumerate() {
+        let folder = RunDir::new(&config.output);
+        let result_path = folder.root().join(CELL_RESULT);
+        if let Some(done) = read_json::<CellResult>(&result_path) {
+            println!("[{}/{}] {}: done before", i + 1, cells.len(), cell.name());
+            results.push(done);
+            continue;
         }
-
-        let zero_path = sweep.output.join(ZERO_SHOT);
-        if let Some(zero) = read_json::<ZeroShot>(&zero_path) {
-            return Ok((results, zero));
-        }
-        // The template alone on the same dev examples as the cells.
-        let task = encoded(&mut tasks, &configs[0], tokenizer, family, max_positions)?;
-        let train_device = device.clone().autodiff();
-        let empty =
-            SoftPrompt::from_tensor(Tensor::zeros([0, backbone.hidden_size()], &train_device));
-        let model = PromptTuned::new(backbone, empty)?;
-        let classes = ClassTokens::new(&task.label_token_ids, task.policy, device)?;
-        let dev = evaluate(
-            &model.valid(),
-            &classes,
-            &task.dev,
-            configs[0].train.eval_batch_size,
-            task.pad_id,
-            device,
-        );
-        let zero = ZeroShot {
-            init: "zero_shot".to_string(),
-            length: 0,
-            accuracy: dev.accuracy,
-            examples: dev.examples,
+        println!("[{}/{}] {}", i + 1, cells.len(), cell.name());
+        let task = encoded(&mut tasks, config, &model)?;
+        let resume = !CheckpointDir::new(folder.checkpoints(), 1)
+            .steps()
+            .map_err(TrainError::from)?
+            .is_empty();
+        device.seed(config.seed);
+        let prompt = task.initial_prompt(
+            config,
+            &model.backbone,
+            &model.tokenizer,
+            &device.clone().autodiff(),
+        )?;
+        let options = TrainOptions {
+            resume,
+            device: device.clone(),
+            ..TrainOptions::default()
         };
-        write_json(&zero_path, &zero)?;
-        Ok((results, zero))
+        let summary = train_prompt(model.backbone.clone(), prompt, task, config, &options)?;
+        let best = summary
+            .best
+            .expect("a finished run has evaluated at least once");
+        let result = CellResult {
+            init: cell.init.name().to_string(),
+            length: cell.length,
+            seed: cell.seed,
+            best_accuracy: best.accuracy,
+            best_step: best.step,
+            final_accuracy: summary.last_dev.map(|d| d.accuracy),
+            steps: summary.steps,
+            seconds: summary.seconds,
+        };
+        write_json(&result_path, &result)?;
+        results.push(result);
     }
+
+    let zero_path = sweep.output.join(ZERO_SHOT);
+    if let Some(zero) = read_json::<ZeroShot>(&zero_path) {
+        return Ok((results, zero));
+    }
+    // The template alone on the same dev examples as the cells.
+    let task = encoded(&mut tasks, &configs[0], &model)?;
+    let train_device = device.clone().autodiff();
+    let empty = SoftPrompt::from_tensor(Tensor::zeros(
+        [0, model.backbone.hidden_size()],
+        &train_device,
+    ));
+    let model = PromptTuned::new(model.backbone, empty)?;
+    let classes = ClassTokens::new(&task.label_token_ids, task.policy, device)?;
+    let dev = evaluate(
+        &model.valid(),
+        &classes,
+        &task.dev,
+        configs[0].train.eval_batch_size,
+        task.pad_id,
+        device,
+    );
+    let zero = ZeroShot {
+        init: "zero_shot".to_string(),
+        length: 0,
+        accuracy: dev.accuracy,
+        examples: dev.examples,
+    };
+    write_json(&zero_path, &zero)?;
+    Ok((results, zero))
 }
 
 /// The encoded task of `config`, from `tasks` when its prompt length was encoded before.
 fn encoded<'t>(
     tasks: &'t mut HashMap<usize, PreparedTask>,
     config: &ExperimentConfig,
-    tokenizer: &Tokenizer,
-    family: ModelFamily,
-    max_positions: usize,
+    model: &LoadedModel,
 ) -> Result<&'t PreparedTask, TrainError> {
     Ok(match tasks.entry(config.prompt.length) {
         Entry::Occupied(entry) => entry.into_mut(),
-        Entry::Vacant(slot) => slot.insert(prepare_task(config, tokenizer, family, max_positions)?),
+        Entry::Vacant(slot) => slot.insert(prepare_task(config, model)?),
     })
 }
 

@@ -80,6 +80,16 @@ pub enum LoadError {
 /// Everything that can go wrong in the model crate.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// The model file or folder does not exist.
+    #[error(
+        "model {} not found: fetch the default model with `cargo xtask fetch` or set \
+         model.path to a GGUF file or a Hugging Face folder",
+        path.display()
+    )]
+    Missing {
+        /// The path looked at.
+        path: PathBuf,
+    },
     /// Loading weights failed.
     #[error(transparent)]
     Load(#[from] LoadError),

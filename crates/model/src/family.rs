@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use prompt_data::{AnswerSlot, SpecialTokensSpec};
+
 use crate::error::{LoadError, ModelError};
 use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
@@ -26,6 +28,21 @@ impl ModelFamily {
             "bert" => Some(Self::Bert),
             "llama" => Some(Self::Llama),
             _ => None,
+        }
+    }
+
+    /// Where the family reads the answer and which special tokens frame the text: a causal LM
+    /// continues the template with no BOS (PEFT semantics), BERT fills `[MASK]` inside
+    /// `[CLS] … [SEP]`.
+    pub fn encoding(self) -> (AnswerSlot, SpecialTokensSpec) {
+        match self {
+            Self::Llama => (AnswerSlot::NextToken, SpecialTokensSpec::default()),
+            Self::Bert => (
+                AnswerSlot::MaskToken {
+                    token: "[MASK]".to_string(),
+                },
+                SpecialTokensSpec::bert(),
+            ),
         }
     }
 

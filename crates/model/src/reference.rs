@@ -11,14 +11,10 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
 use crate::backbone::Backbone;
-use crate::bert::Bert;
 use crate::error::ModelError;
-use crate::gguf::GgufFile;
-use crate::hf_dir::HfDir;
-use crate::llama::Llama;
+use crate::load::{AnyBackbone, LoadedModel};
 use crate::prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptTuned};
 use crate::soft_prompt::SoftPrompt;
-use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
 
 /// A value passes when it is within `abs` of the reference or within `rel` of it relatively.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -304,26 +300,26 @@ pub fn check_reference(
         checks: Vec::new(),
     };
     let device = device.clone().autodiff();
+    let loaded = crate::load(model, &device)?;
     if masked {
         let fixture = serde_json::from_value(fixture).map_err(format_error)?;
-        check_masked(&fixture, model, &device, &mut report)?;
+        check_masked(&fixture, &loaded, &device, &mut report)?;
     } else {
         let fixture = serde_json::from_value(fixture).map_err(format_error)?;
-        check_causal(&fixture, model, &device, &mut report)?;
+        check_causal(&fixture, &loaded, &device, &mut report)?;
     }
     Ok(report)
 }
 
 fn check_causal(
     fixture: &CausalReference,
-    model_path: &Path,
+    loaded: &LoadedModel,
     device: &Device,
     report: &mut ReferenceReport,
 ) -> Result<(), ModelError> {
     let tolerance = Some(report.tolerances.values);
     let grad_tolerance = Some(report.tolerances.gradients);
-    let tokenizer = tokenizer_from_gguf(&GgufFile::open(model_path)?)?;
-    let model = Llama::from_gguf(model_path, device)?;
+    let (tokenizer, model) = (&loaded.tokenizer, &loaded.backbone);
     let label_ids: Vec<Vec<u32>> = fixture.label_ids.iter().map(|&id| vec![id]).collect();
     let classes = ClassTokens::new(&label_ids, LabelTokenPolicy::FirstToken, device)?;
     let as_f64 = |v: &[u32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
@@ -383,7 +379,7 @@ fn check_causal(
                 Tensor::<1, Int>::from_data(TensorData::new(vec![len as i64 - 1], [1]), device);
             let scores = tuned.forward(input.clone(), mask.clone(), answer, &classes);
             let target = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), device);
-            let loss = PromptTuned::<Llama>::loss(scores.clone(), target);
+            let loss = PromptTuned::<AnyBackbone>::loss(scores.clone(), target);
             let grads = loss.clone().backward();
             let grad = tuned
                 .prompt
@@ -423,17 +419,17 @@ fn check_causal(
 
 fn check_masked(
     fixture: &MaskedReference,
-    model_dir: &Path,
+    loaded: &LoadedModel,
     device: &Device,
     report: &mut ReferenceReport,
 ) -> Result<(), ModelError> {
     let tolerance = Some(report.tolerances.values);
     let grad_tolerance = Some(report.tolerances.gradients);
-    let mut tokenizer = load_tokenizer_json(HfDir::new(model_dir).tokenizer_path())?;
+    let mut tokenizer = loaded.tokenizer.clone();
     // A tokenizer.json may pad every input to a fixed length; the reference ids are unpadded.
     tokenizer.with_padding(None);
     let mask_id = tokenizer.token_to_id("[MASK]");
-    let model = Bert::from_hf_dir(model_dir, device)?;
+    let model = &loaded.backbone;
     let as_f64 = |v: &[u32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     for (case_index, case) in fixture.cases.iter().enumerate() {
         let ids = tokenizer
@@ -485,7 +481,7 @@ fn check_masked(
             let scores = tuned.forward(input.clone(), mask.clone(), answer, &classes);
             // The fixture's loss takes the first word as gold.
             let target = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), device);
-            let loss = PromptTuned::<Bert>::loss(scores.clone(), target);
+            let loss = PromptTuned::<AnyBackbone>::loss(scores.clone(), target);
             let grads = loss.clone().backward();
             let grad = tuned
                 .prompt

@@ -5,14 +5,13 @@
 use std::time::Instant;
 
 use burn::data::dataloader::batcher::Batcher;
-use burn::module::{Module, ModuleDisplay};
+use burn::module::Module;
 use burn::tensor::Device;
 use prompt_data::rng::SplitMix64;
-use prompt_data::{Encoded, PromptBatcher, Tokenizer};
-use prompt_model::{Backbone, ClassTokens, ModelFamily, PromptPlacement, PromptTuned};
+use prompt_data::{Encoded, PromptBatcher};
+use prompt_model::{Backbone, ClassTokens, LoadedModel, PromptPlacement, PromptTuned};
 use serde::Serialize;
 
-use crate::backbone::{WithBackbone, with_backbone};
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
@@ -90,39 +89,18 @@ pub struct BenchReport {
 pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchReport, TrainError> {
     on_threads(config.threads, || {
         options.device.seed(config.seed);
-        with_backbone(
-            &config.model.resolved_path(),
-            &options.device.clone().autodiff(),
-            Bench { config, options },
-        )
-    })
-}
-
-struct Bench<'a> {
-    config: &'a ExperimentConfig,
-    options: &'a BenchOptions,
-}
-
-impl WithBackbone for Bench<'_> {
-    type Output = BenchReport;
-
-    fn run<B: Backbone + Module + ModuleDisplay>(
-        self,
-        backbone: B,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-    ) -> Result<BenchReport, TrainError> {
-        let Self { config, options } = self;
+        let train_device = options.device.clone().autodiff();
+        let model = prompt_model::load(&config.model.resolved_path(), &train_device)?;
         let task = match options.synthetic_length {
-            None => prepare_task(config, tokenizer, family, backbone.max_positions())?,
-            Some(length) => synthetic_task(config, options, tokenizer, family, &backbone, length)?,
+            None => prepare_task(config, &model)?,
+            Some(length) => synthetic_task(config, options, &model, length)?,
         };
         if task.train.is_empty() {
             return Err(TrainError::NoTrainingData);
         }
-        let train_device = options.device.clone().autodiff();
-        let prompt = task.initial_prompt(config, &backbone, tokenizer, &train_device)?;
-        let mut model = PromptTuned::new(backbone, prompt)?.with_placement(options.placement);
+        let prompt =
+            task.initial_prompt(config, &model.backbone, &model.tokenizer, &train_device)?;
+        let mut model = PromptTuned::new(model.backbone, prompt)?.with_placement(options.placement);
         let classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
         let mut optimizer = build_optimizer(&config.optimizer);
         let steps = options.warmup_steps + options.train_steps;
@@ -191,34 +169,25 @@ impl WithBackbone for Bench<'_> {
             eval_seconds,
             eval_examples_per_s: dev.len() as f64 / eval_seconds.max(1e-9),
         })
-    }
+    })
 }
 
 /// Enough random `length`-token examples for the timed steps and the evaluation, with the
 /// config's verbalizer classes, drawn with the config's seed.
-fn synthetic_task<B: Backbone>(
+fn synthetic_task(
     config: &ExperimentConfig,
     options: &BenchOptions,
-    tokenizer: &Tokenizer,
-    family: ModelFamily,
-    backbone: &B,
+    model: &LoadedModel,
     length: usize,
 ) -> Result<PreparedTask, TrainError> {
     let label_names = &config.data.columns.label_names;
-    let encoder = TaskEncoder::new(
-        config,
-        tokenizer,
-        family,
-        backbone.max_positions(),
-        label_names,
-    )?;
+    let encoder = TaskEncoder::new(config, model, label_names)?;
+    let vocab = model.backbone.vocab_size();
     let mut rng = SplitMix64(config.seed);
     let mut examples = |n: usize| -> Vec<Encoded> {
         (0..n)
             .map(|i| Encoded {
-                ids: (0..length)
-                    .map(|_| rng.below(backbone.vocab_size()) as u32)
-                    .collect(),
+                ids: (0..length).map(|_| rng.below(vocab) as u32).collect(),
                 answer_pos: length - 1,
                 label: i % label_names.len(),
             })
@@ -231,6 +200,6 @@ fn synthetic_task<B: Backbone>(
         label_token_ids: encoder.label_token_ids,
         policy: encoder.policy,
         pad_id: 0,
-        family,
+        family: model.family,
     })
 }

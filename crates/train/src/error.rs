@@ -153,30 +153,9 @@ pub enum TrainError {
     /// Reading or encoding the data failed.
     #[error(transparent)]
     Data(Box<prompt_data::DataError>),
-    /// The model file does not exist.
-    #[error(
-        "model {path} not found: fetch the default model with `cargo xtask fetch` or set \
-         model.path to a GGUF file or a Hugging Face folder"
-    )]
-    ModelMissing {
-        /// The path looked at.
-        path: PathBuf,
-    },
-    /// The model family could not be detected.
+    /// The model could not be found, detected or loaded.
     #[error(transparent)]
     Model(#[from] prompt_model::ModelError),
-    /// A llama model could not be loaded.
-    #[error(transparent)]
-    Llama(#[from] prompt_model::LlamaError),
-    /// A BERT model could not be loaded.
-    #[error(transparent)]
-    Load(#[from] prompt_model::LoadError),
-    /// The GGUF file could not be opened.
-    #[error(transparent)]
-    Gguf(#[from] prompt_model::gguf::GgufError),
-    /// The tokenizer could not be built.
-    #[error(transparent)]
-    Tokenizer(#[from] prompt_model::tokenizer::TokenizerError),
     /// The prompt could not be built, saved or loaded.
     #[error(transparent)]
     Prompt(#[from] prompt_model::PromptError),

@@ -8,7 +8,6 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
-pub mod backbone;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -24,11 +23,6 @@ pub mod progress;
 mod run;
 pub mod task;
 
-use burn::module::{Module, ModuleDisplay};
-use prompt_data::Tokenizer;
-use prompt_model::{Backbone, ModelFamily};
-
-pub use backbone::{WithBackbone, with_backbone};
 pub use bench::{BenchOptions, BenchReport, bench};
 pub use config::{ExperimentConfig, Override};
 pub use error::{CheckpointError, ConfigError, TrainError};
@@ -47,22 +41,19 @@ pub fn train(
     on_threads(config.threads, || {
         options.device.seed(config.seed);
         let device = options.device.clone().autodiff();
-        with_backbone(
-            &config.model.resolved_path(),
-            &device,
-            Experiment { config, options },
-        )
+        let model = prompt_model::load(&config.model.resolved_path(), &device)?;
+        let task = prepare_task(config, &model)?;
+        let prompt = task.initial_prompt(config, &model.backbone, &model.tokenizer, &device)?;
+        train_prompt(model.backbone, prompt, &task, config, options)
     })
 }
 
 /// Runs `work` on a pool of `threads` threads (0: rayon's global pool, one per core), where
 /// the backend's parallel tensor work runs.
-pub fn on_threads<T>(
-    threads: usize,
-    work: impl FnOnce() -> Result<T, TrainError> + Send,
-) -> Result<T, TrainError>
+pub fn on_threads<T, E>(threads: usize, work: impl FnOnce() -> Result<T, E> + Send) -> Result<T, E>
 where
     T: Send,
+    E: Send + From<TrainError>,
 {
     if threads == 0 {
         return work();
@@ -72,31 +63,4 @@ where
         .build()
         .map_err(|source| TrainError::Threads { threads, source })?
         .install(work)
-}
-
-/// A whole experiment, run once the backbone is loaded.
-struct Experiment<'a> {
-    config: &'a ExperimentConfig,
-    options: &'a TrainOptions,
-}
-
-impl WithBackbone for Experiment<'_> {
-    type Output = TrainSummary;
-
-    fn run<B: Backbone + Module + ModuleDisplay>(
-        self,
-        backbone: B,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-    ) -> Result<TrainSummary, TrainError> {
-        let Self { config, options } = self;
-        let task = prepare_task(config, tokenizer, family, backbone.max_positions())?;
-        let prompt = task.initial_prompt(
-            config,
-            &backbone,
-            tokenizer,
-            &options.device.clone().autodiff(),
-        )?;
-        train_prompt(backbone, prompt, &task, config, options)
-    }
 }

@@ -1,14 +1,14 @@
 //! Turning the config's data section into encoded train and dev examples and the
-//! verbalizer's token rows, for a given tokenizer and backbone family.
+//! verbalizer's token rows, for a loaded model's tokenizer and family.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use prompt_data::{
-    AnswerSlot, Encoded, Encoder, EncoderConfig, LoadedDataset, MultiTokenPolicy, ReadOptions,
-    SpecialTokensSpec, Tokenizer, Verbalizer, read_dataset, resolve_data_path,
+    Encoded, Encoder, EncoderConfig, LoadedDataset, MultiTokenPolicy, ReadOptions, Tokenizer,
+    Verbalizer, read_dataset, resolve_data_path,
 };
-use prompt_model::{Backbone, LabelTokenPolicy, ModelFamily, SoftPrompt};
+use prompt_model::{Backbone, LabelTokenPolicy, LoadedModel, ModelFamily, SoftPrompt};
 
 use crate::config::ExperimentConfig;
 use crate::error::{ConfigError, TrainError};
@@ -52,21 +52,6 @@ impl PreparedTask {
     }
 }
 
-/// Where the model reads the answer and which special tokens frame the text, by family: a
-/// causal LM continues the template with no BOS (PEFT semantics), BERT fills `[MASK]` inside
-/// `[CLS] … [SEP]`.
-pub fn family_encoding(family: ModelFamily) -> (AnswerSlot, SpecialTokensSpec) {
-    match family {
-        ModelFamily::Llama => (AnswerSlot::NextToken, SpecialTokensSpec::default()),
-        ModelFamily::Bert => (
-            AnswerSlot::MaskToken {
-                token: "[MASK]".to_string(),
-            },
-            SpecialTokensSpec::bert(),
-        ),
-    }
-}
-
 /// Finds a data file: as given when it exists (absolute or from the working directory),
 /// otherwise inside the data folders.
 pub fn resolve_split(path: &Path) -> Result<PathBuf, TrainError> {
@@ -76,17 +61,15 @@ pub fn resolve_split(path: &Path) -> Result<PathBuf, TrainError> {
     Ok(resolve_data_path(path)?)
 }
 
-/// Reads, encodes and subsets both splits for `tokenizer`, with room for the prompt within
-/// `max_positions` (the backbone's limit).
+/// Reads, encodes and subsets both splits for `model`'s tokenizer, with room for the prompt
+/// within the backbone's positions.
 pub fn prepare_task(
     config: &ExperimentConfig,
-    tokenizer: &Tokenizer,
-    family: ModelFamily,
-    max_positions: usize,
+    model: &LoadedModel,
 ) -> Result<PreparedTask, TrainError> {
     let train = read_split(config, &config.data.train)?;
     let dev = read_split(config, &config.data.dev)?;
-    let encoder = TaskEncoder::new(config, tokenizer, family, max_positions, &train.label_names)?;
+    let encoder = TaskEncoder::new(config, model, &train.label_names)?;
     let mut dev = encoder.encode(&dev)?;
     if config.data.dev_examples > 0 {
         dev.truncate(config.data.dev_examples);
@@ -97,7 +80,7 @@ pub fn prepare_task(
         label_token_ids: encoder.label_token_ids,
         policy: encoder.policy,
         pad_id: 0,
-        family,
+        family: model.family,
     })
 }
 
@@ -127,12 +110,10 @@ impl TaskEncoder {
     /// encoder, leaving room for `config.prompt.length` prompt rows within `max_positions`.
     pub fn new(
         config: &ExperimentConfig,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-        max_positions: usize,
+        model: &LoadedModel,
         label_names: &[String],
     ) -> Result<Self, TrainError> {
-        let verbalizer = Verbalizer::new(&config.verbalizer, label_names, tokenizer)?;
+        let verbalizer = Verbalizer::new(&config.verbalizer, label_names, &model.tokenizer)?;
         let label_token_ids = (0..verbalizer.num_classes())
             .map(|class| match verbalizer.words(class) {
                 [word] => Ok(word.ids.clone()),
@@ -153,7 +134,9 @@ impl TaskEncoder {
             MultiTokenPolicy::Mean => LabelTokenPolicy::MeanOfTokens,
         };
 
-        let (answer_slot, special) = family_encoding(family);
+        let (answer_slot, special) = model.encoding();
+        let tokenizer = &model.tokenizer;
+        let max_positions = model.backbone.max_positions();
         let special_tokens = special.resolve(tokenizer)?;
         let limit = config.data.max_tokens.map_or(max_positions, |m| {
             max_positions.min(m + config.prompt.length)

@@ -1,18 +1,14 @@
 //! The shipped SST-2 config against the real data and the real tokenizer: every example
 //! encodes, the label words are single tokens, the answer slot is the last token; the model
-//! loads through `with_backbone`.
+//! loads through `prompt_model::load`.
 
 mod common;
 
 use std::path::Path;
 
-use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
-use prompt_data::Tokenizer;
-use prompt_model::gguf::GgufFile;
-use prompt_model::tokenizer::tokenizer_from_gguf;
 use prompt_model::{Backbone, LabelTokenPolicy, ModelFamily};
-use prompt_train::{ExperimentConfig, TrainError, WithBackbone, prepare_task, with_backbone};
+use prompt_train::{ExperimentConfig, prepare_task};
 
 #[test]
 fn sst2_config_encodes_the_real_splits() {
@@ -24,8 +20,8 @@ fn sst2_config_encodes_the_real_splits() {
         "{} is missing: fetch it with `cargo xtask fetch` (see shared/assets/README.md)",
         model.display()
     );
-    let tokenizer = tokenizer_from_gguf(&GgufFile::open(&model).unwrap()).unwrap();
-    let task = prepare_task(&config, &tokenizer, ModelFamily::Llama, 8192).unwrap_or_else(|e| {
+    let model = prompt_model::load(&model, &Device::flex()).unwrap();
+    let task = prepare_task(&config, &model).unwrap_or_else(|e| {
         panic!("{e} (SST-2 lives in ../shared/assets/sst2; PROMPT_TUNING_SHARED overrides)")
     });
     assert_eq!((task.train.len(), task.dev.len()), (67_349, 872));
@@ -39,34 +35,27 @@ fn sst2_config_encodes_the_real_splits() {
     }
 }
 
-/// Reports what `with_backbone` loaded.
-struct Shape;
-
-impl WithBackbone for Shape {
-    type Output = (ModelFamily, usize, usize, u32);
-
-    fn run<B: Backbone + Module + ModuleDisplay>(
-        self,
-        backbone: B,
-        tokenizer: &Tokenizer,
-        family: ModelFamily,
-    ) -> Result<Self::Output, TrainError> {
-        let id = tokenizer.token_to_id("Ġpositive").unwrap_or(u32::MAX);
-        Ok((family, backbone.hidden_size(), backbone.vocab_size(), id))
-    }
-}
-
 #[test]
-fn with_backbone_loads_the_default_model_with_its_tokenizer() {
+fn load_opens_the_default_model_with_its_tokenizer() {
     let path = prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path();
     assert!(
         path.is_file(),
         "{} is missing: fetch it with `cargo xtask fetch`",
         path.display()
     );
-    let shape = with_backbone(&path, &Device::flex(), Shape).unwrap();
-    assert_eq!(shape, (ModelFamily::Llama, 576, 49_152, 2731));
-    let missing = with_backbone(Path::new("/no/such/model.gguf"), &Device::flex(), Shape);
+    let model = prompt_model::load(&path, &Device::flex()).unwrap();
+    let positive = model.tokenizer.token_to_id("Ġpositive");
+    let backbone = &model.backbone;
+    assert_eq!(
+        (
+            model.family,
+            backbone.hidden_size(),
+            backbone.vocab_size(),
+            positive
+        ),
+        (ModelFamily::Llama, 576, 49_152, Some(2731))
+    );
+    let missing = prompt_model::load(Path::new("/no/such/model.gguf"), &Device::flex());
     let e = missing.unwrap_err().to_string();
     assert!(
         e.starts_with("model /no/such/model.gguf not found: fetch"),

@@ -22,6 +22,16 @@ pub struct Override {
 }
 
 impl Override {
+    /// Parses each of `assignments` (`key.path=value`), in order.
+    pub fn parse_all<S: AsRef<str>>(
+        assignments: impl IntoIterator<Item = S>,
+    ) -> Result<Vec<Self>, ConfigError> {
+        assignments
+            .into_iter()
+            .map(|a| Self::parse(a.as_ref()))
+            .collect()
+    }
+
     /// Parses `key.path=value`.
     pub fn parse(assignment: &str) -> Result<Self, ConfigError> {
         let bad = |reason: &'static str| ConfigError::BadOverride {
