@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use prompt_train::{BenchOptions, ExperimentConfig, bench};
+use prompt_train::{BenchOptions, ExperimentConfig, Override, bench};
 
 use crate::train::load_config;
 
 pub fn run(
     config_path: &Path,
-    overrides: &[String],
+    overrides: &[Override],
     options: &BenchOptions,
     json: bool,
 ) -> Result<()> {

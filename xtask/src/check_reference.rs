@@ -9,6 +9,8 @@ use burn::tensor::Device;
 use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_model::reference::{Tolerances, check_reference};
 
+use crate::fetch;
+
 pub fn run(
     device: Device,
     precision: &str,
@@ -18,6 +20,7 @@ pub fn run(
 ) -> Result<()> {
     let default_model = SMOLLM2_135M_INSTRUCT.cached_path();
     let model = model.unwrap_or(&default_model);
+    fetch::ensure_model(model)?;
     let report = check_reference(reference, model, &device, tolerances)?;
     println!("reference: {}", report.reference.display());
     println!("model:     {}", report.model.display());

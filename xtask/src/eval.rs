@@ -9,6 +9,8 @@ use burn::tensor::Device;
 use prompt_eval::{EvalReport, EvalSpec, score};
 use prompt_train::Override;
 
+use crate::fetch;
+
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// A run folder `cargo xtask train` wrote (its config.toml and best/), or a prompt folder
@@ -35,26 +37,22 @@ pub struct EvalArgs {
     #[arg(long)]
     zero_shot: bool,
     /// Override a config value, e.g. `--set 'template=Review: {sentence}{mask}'`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+    overrides: Vec<Override>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: &EvalArgs, device: &Device) -> Result<()> {
-    let overrides = args
-        .overrides
-        .iter()
-        .map(|o| Override::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut spec = EvalSpec::for_artifact(
         &args.artifact,
         args.config.as_deref(),
         args.data.as_deref(),
         args.zero_shot,
-        &overrides,
+        &args.overrides,
     )?;
+    fetch::ensure_model(&spec.config.model.resolved_path())?;
     spec.limit = args.limit;
     let report = score(&spec, device)
         .with_context(|| format!("cannot evaluate {}", args.artifact.display()))?;

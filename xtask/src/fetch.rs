@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use prompt_data::SplitCounts;
-use prompt_model::cache::{KNOWN_MODELS, KnownModel, models_dir};
+use prompt_model::cache::{KNOWN_MODELS, KnownModel, SMOLLM2_135M_INSTRUCT, models_dir};
 use sha2::{Digest, Sha256};
 
 /// The official GLUE SST-2 archive.
@@ -25,6 +25,16 @@ pub fn run(what: &str) -> Result<()> {
     };
     let path = fetch_model(model)?;
     println!("{} is at {}", model.name, path.display());
+    Ok(())
+}
+
+/// Fetches the default model when `path` is its place in the cache and it is not there yet;
+/// any other path is left to the loader (which names it when it is missing).
+pub fn ensure_model(path: &Path) -> Result<()> {
+    let default = SMOLLM2_135M_INSTRUCT.cached_path();
+    if path == default && !default.exists() {
+        fetch_model(&SMOLLM2_135M_INSTRUCT)?;
+    }
     Ok(())
 }
 

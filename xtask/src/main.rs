@@ -18,7 +18,7 @@ use device::{DeviceChoice, Precision};
 use prompt_data::error_chain;
 use prompt_model::PromptPlacement;
 use prompt_model::reference::{Tolerance, Tolerances};
-use prompt_train::BenchOptions;
+use prompt_train::{BenchOptions, Override};
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +53,8 @@ enum Command {
         #[arg(long)]
         resume: bool,
         /// Override a config value, e.g. `--set prompt.length=100` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        overrides: Vec<Override>,
     },
     /// Score a run's best prompt, a prompt folder (ours or PEFT's), or the template alone on a
     /// data file: accuracy, macro-F1, per-class precision/recall and the confusion matrix.
@@ -74,8 +74,8 @@ enum Command {
         #[arg(long)]
         write_baseline: bool,
         /// Override a value of both checks' experiment configs, e.g. `--set threads=1`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        overrides: Vec<Override>,
     },
     /// Measure training and evaluation examples/s of an experiment on its own model and data.
     Bench {
@@ -98,8 +98,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Override a config value, e.g. `--set train.batch_size=16` (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        overrides: Vec<Override>,
     },
     /// Compare a model with a reference file of HF transformers outputs (the format of
     /// `../shared/fixtures/*_reference.json`).

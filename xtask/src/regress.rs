@@ -6,14 +6,23 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use prompt_eval::{Baseline, RegressConfig, Verdict, verdict_table};
+use prompt_train::Override;
+
+use crate::fetch;
 
 pub fn run(
     config_path: &Path,
     write_baseline: bool,
-    overrides: &[String],
+    overrides: &[Override],
     device: &Device,
 ) -> Result<()> {
     let config = RegressConfig::load(config_path)?;
+    for experiment in [
+        config.committed.experiment(overrides)?,
+        config.training.experiment(overrides)?,
+    ] {
+        fetch::ensure_model(&experiment.model.resolved_path())?;
+    }
     // Results differ in the last bits between kernel sets and thread counts: say which ran.
     println!(
         "matmul kernels {}{}",
@@ -21,7 +30,8 @@ pub fn run(
         if overrides.is_empty() {
             String::new()
         } else {
-            format!(", overrides {}", overrides.join(" "))
+            let sets: Vec<&str> = overrides.iter().map(|o| o.assignment.as_str()).collect();
+            format!(", overrides {}", sets.join(" "))
         }
     );
     let committed = config

@@ -5,12 +5,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use prompt_model::cache::SMOLLM2_135M_INSTRUCT;
 use prompt_train::{ExperimentConfig, Override, TrainOptions, train};
 
 use crate::fetch;
 
-pub fn run(config_path: &Path, resume: bool, overrides: &[String], device: Device) -> Result<()> {
+pub fn run(config_path: &Path, resume: bool, overrides: &[Override], device: Device) -> Result<()> {
     let config = load_config(config_path, overrides)?;
     let options = TrainOptions {
         resume,
@@ -36,17 +35,11 @@ pub fn run(config_path: &Path, resume: bool, overrides: &[String], device: Devic
     Ok(())
 }
 
-/// Reads the config with its `--set` overrides and, when it uses the default model and the
-/// cache lacks it, fetches the model.
-pub fn load_config(config_path: &Path, overrides: &[String]) -> Result<ExperimentConfig> {
-    let overrides = overrides
-        .iter()
-        .map(|o| Override::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
-    let config = ExperimentConfig::load(config_path, &overrides)
+/// Reads the config with its `--set` overrides and fetches the default model when the config
+/// uses it and the cache lacks it.
+pub fn load_config(config_path: &Path, overrides: &[Override]) -> Result<ExperimentConfig> {
+    let config = ExperimentConfig::load(config_path, overrides)
         .with_context(|| format!("cannot use the config {}", config_path.display()))?;
-    if config.model.path.is_none() && !SMOLLM2_135M_INSTRUCT.cached_path().exists() {
-        fetch::fetch_model(&SMOLLM2_135M_INSTRUCT)?;
-    }
+    fetch::ensure_model(&config.model.resolved_path())?;
     Ok(config)
 }

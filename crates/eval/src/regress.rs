@@ -186,18 +186,26 @@ impl RegressConfig {
     }
 }
 
-fn load_experiment(path: &Path, set: &[String]) -> Result<ExperimentConfig, EvalError> {
-    let overrides = set
-        .iter()
-        .map(|o| Override::parse(o))
-        .collect::<Result<Vec<_>, _>>()?;
+/// The experiment at `path` with the check's own `set` and then the `extra` overrides.
+fn load_experiment(
+    path: &Path,
+    set: &[String],
+    extra: &[Override],
+) -> Result<ExperimentConfig, EvalError> {
+    let mut overrides = Override::parse_all(set)?;
+    overrides.extend_from_slice(extra);
     Ok(ExperimentConfig::load(path, &overrides)?)
 }
 
 impl CommittedCheck {
-    /// Scores the committed prompt; `extra` overrides (`key=value`) apply after the check's own.
-    pub fn measure(&self, extra: &[String], device: &Device) -> Result<Measurement, EvalError> {
-        let config = load_experiment(&self.config, &[&self.set[..], extra].concat())?;
+    /// The check's experiment; `extra` overrides apply after the check's own.
+    pub fn experiment(&self, extra: &[Override]) -> Result<ExperimentConfig, EvalError> {
+        load_experiment(&self.config, &self.set, extra)
+    }
+
+    /// Scores the committed prompt; `extra` overrides apply after the check's own.
+    pub fn measure(&self, extra: &[Override], device: &Device) -> Result<Measurement, EvalError> {
+        let config = self.experiment(extra)?;
         let mut spec = EvalSpec::new(
             config,
             PromptChoice::Saved(self.prompt.clone()),
@@ -214,10 +222,15 @@ impl CommittedCheck {
 }
 
 impl TrainingCheck {
+    /// The check's experiment; `extra` overrides apply after the check's own.
+    pub fn experiment(&self, extra: &[Override]) -> Result<ExperimentConfig, EvalError> {
+        load_experiment(&self.config, &self.set, extra)
+    }
+
     /// Trains into a temporary folder and returns the last dev evaluation; `extra` overrides
     /// apply after the check's own.
-    pub fn measure(&self, extra: &[String], device: &Device) -> Result<Measurement, EvalError> {
-        let mut config = load_experiment(&self.config, &[&self.set[..], extra].concat())?;
+    pub fn measure(&self, extra: &[Override], device: &Device) -> Result<Measurement, EvalError> {
+        let mut config = self.experiment(extra)?;
         let output = tempfile::tempdir().map_err(|source| EvalError::Io {
             path: std::env::temp_dir(),
             source,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor};
 use prompt_eval::{CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict};
 use prompt_model::{SavedPrompt, SoftPrompt, save_prompt};
+use prompt_train::Override;
 
 /// Examples scored per measurement: enough for the drops below to be far outside noise.
 const EXAMPLES: usize = 160;
@@ -95,12 +96,13 @@ fn a_prompt_that_does_not_learn_fails_the_training_check() {
     // check's 40, at a fifth of the training time.
     let frozen = check
         .measure(
-            &[
-                "optimizer.lr=1e-9".to_string(),
-                "train.steps=8".to_string(),
-                "train.eval_every=8".to_string(),
-                "train.checkpoint_every=8".to_string(),
-            ],
+            &Override::parse_all([
+                "optimizer.lr=1e-9",
+                "train.steps=8",
+                "train.eval_every=8",
+                "train.checkpoint_every=8",
+            ])
+            .unwrap(),
             &Device::default(),
         )
         .unwrap();
