@@ -20,7 +20,9 @@ pub mod metrics;
 pub mod optim;
 pub mod order;
 pub mod progress;
+mod resume;
 mod run;
+mod run_state;
 pub mod task;
 
 pub use bench::{BenchOptions, BenchReport, bench};

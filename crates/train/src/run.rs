@@ -6,25 +6,26 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::data::dataloader::batcher::Batcher;
-use burn::lr_scheduler::LrSchedulerRecord;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
-use burn::module::{Module, ModuleDisplay, ParamId};
-use burn::optim::{GradientsParams, ModuleOptimizer, OptimizerRecord};
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::module::{Module, ModuleDisplay};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
 use prompt_data::{Encoded, PromptBatch, PromptBatcher};
 use prompt_model::{Backbone, ClassTokens, PromptTuned, SoftPrompt};
 
 use crate::artifacts::RunDir;
-use crate::checkpoint::{Best, Checkpoint, CheckpointDir, CheckpointHeader, LatestCheckpoint};
+use crate::checkpoint::{Best, Checkpoint, CheckpointDir, CheckpointHeader};
 use crate::config::ExperimentConfig;
 use crate::error::{CheckpointError, TrainError};
 use crate::evaluate::{Evaluation, evaluate, predictions, score_batch};
 use crate::lock::OutputLock;
-use crate::memory::{ByteSize, MemoryBudget, check_all, run_shapes};
+use crate::memory::{ByteSize, Footprint, MemoryBudget, check_all, run_shapes};
 use crate::metrics::{MetricRecord, MetricsLog, Split};
 use crate::optim::{build_optimizer, build_schedule};
-use crate::order::{Cursor, DataOrder};
+use crate::order::DataOrder;
 use crate::progress::{Progress, ProgressMode};
+use crate::resume::{Start, fresh, resume};
+use crate::run_state::{DevOutcome, RunState, TrainWindow};
 use crate::task::PreparedTask;
 
 /// How to run (as opposed to what to train, which the config says).
@@ -81,20 +82,15 @@ pub struct TrainSummary {
     pub skipped_checkpoints: Vec<String>,
 }
 
-/// Where the run stands; saved in every checkpoint.
-struct RunState {
-    step: usize,
-    cursor: Cursor,
-    best: Option<Best>,
-    evals_since_best: usize,
-    elapsed_s: f64,
-}
-
 /// Trains the prompt in front of `backbone` on `task` as `config` says.
 ///
 /// `backbone` must live on `options.device` with autodiff (`device.clone().autodiff()`) and
 /// be frozen; `prompt` is the starting prompt for a fresh run (ignored on resume, where the
 /// checkpoint's prompt is used).
+///
+/// The run: checks that it fits, starts or resumes, then steps until `train.steps`; after a
+/// step it logs the training window, evaluates on dev (keeping the best prompt and counting
+/// patience) and writes a checkpoint, each at its own cadence.
 pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     backbone: B,
     prompt: SoftPrompt,
@@ -102,114 +98,48 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     config: &ExperimentConfig,
     options: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
-    if task.train.is_empty() {
-        return Err(TrainError::NoTrainingData);
-    }
-    if config.train.batch_size > task.train.len() {
-        return Err(TrainError::BatchLargerThanSplit {
-            batch: config.train.batch_size,
-            examples: task.train.len(),
-        });
-    }
-    // Before anything is written: a run that cannot fit is refused, not killed half-way.
-    let memory = check_all(
-        &backbone,
-        &run_shapes(task, config),
-        options.memory.as_ref(),
-    )?;
+    let memory = check_run_fits(&backbone, task, config, options)?;
     let train_device = options.device.clone().autodiff();
     let run_dir = RunDir::new(&config.output);
     // Held until the run ends: no other process writes this folder meanwhile.
     let _lock = OutputLock::acquire(run_dir.root())?;
     let checkpoints = CheckpointDir::new(run_dir.checkpoints(), config.train.keep_checkpoints);
-    let mut optimizer = build_optimizer(&config.optimizer);
-    let mut scheduler = build_schedule(&config.schedule, config.optimizer.lr, config.train.steps)?;
-    let total = config.train.steps;
-
-    let mut skipped_checkpoints = Vec::new();
-    let mut recovered = Vec::new();
-    let mut last_checkpoint = None;
-    let (prompt, mut state, resumed_from) = if options.resume {
-        recovered = run_dir.recover()?;
-        let LatestCheckpoint { found, skipped } = checkpoints.latest_valid()?;
-        skipped_checkpoints = skipped.iter().map(ToString::to_string).collect();
-        let Some((path, checkpoint)) = found else {
-            return Err(TrainError::NothingToResume {
-                dir: checkpoints.path().to_path_buf(),
-                skipped,
-            });
-        };
-        let header = &checkpoint.header;
-        let expected = [config.prompt.length, backbone.hidden_size()];
-        if header.prompt_shape != expected {
-            return Err(CheckpointError::Shape {
-                path,
-                expected,
-                found: header.prompt_shape,
-            }
-            .into());
-        }
-        if header.seed != config.seed {
-            return Err(TrainError::ResumeMismatch {
-                path,
-                what: format!(
-                    "it was written with seed {}, the config says {}",
-                    header.seed, config.seed
-                ),
-            });
-        }
-        let record_error = |source| CheckpointError::Record {
-            path: path.clone(),
-            source,
-        };
-        let optimizer_record =
-            OptimizerRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer.clone()))
-                .map_err(record_error)?;
-        let scheduler_record =
-            LrSchedulerRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.scheduler.clone()))
-                .map_err(record_error)?;
-        optimizer = optimizer.load_record(optimizer_record);
-        scheduler = scheduler.load_record(scheduler_record);
-        let values = Tensor::<2>::from_data(
-            TensorData::new(checkpoint.prompt.clone(), header.prompt_shape),
+    let optimizer = build_optimizer(&config.optimizer);
+    let scheduler = build_schedule(&config.schedule, config.optimizer.lr, config.train.steps)?;
+    let Start {
+        prompt,
+        mut optimizer,
+        mut scheduler,
+        mut state,
+        resumed_from,
+        checkpoint: mut last_checkpoint,
+        skipped,
+        tidied,
+    } = if options.resume {
+        let shape = [config.prompt.length, backbone.hidden_size()];
+        let (dir, seed) = (&run_dir, config.seed);
+        resume(
+            dir,
+            &checkpoints,
+            shape,
+            seed,
+            optimizer,
+            scheduler,
             &train_device,
-        );
-        let mut prompt = SoftPrompt::from_tensor(values);
-        // The optimizer state is keyed by the parameter's id.
-        prompt.embeddings.id = ParamId::from(header.prompt_param_id);
-        let state = RunState {
-            step: header.step,
-            cursor: header.cursor,
-            best: header.best,
-            evals_since_best: header.evals_since_best,
-            elapsed_s: header.elapsed_s,
-        };
-        last_checkpoint = Some(path);
-        (prompt, state, Some(header.step))
+        )?
     } else {
-        if !checkpoints.steps()?.is_empty() {
-            return Err(TrainError::OutputInUse {
-                dir: checkpoints.path().to_path_buf(),
-            });
-        }
-        let state = RunState {
-            step: 0,
-            cursor: Cursor::default(),
-            best: None,
-            evals_since_best: 0,
-            elapsed_s: 0.0,
-        };
-        (prompt, state, None)
+        fresh(prompt, optimizer, scheduler, &checkpoints)?
     };
     run_dir.write_config(config)?;
+    let metrics_path = run_dir.metrics();
     let mut metrics =
-        MetricsLog::open(&run_dir.metrics(), resumed_from).map_err(|source| TrainError::Io {
-            path: run_dir.metrics(),
+        MetricsLog::open(&metrics_path, resumed_from).map_err(|source| TrainError::Io {
+            path: metrics_path.clone(),
             source,
         })?;
     let mut log = |record: MetricRecord| {
         metrics.append(&record).map_err(|source| TrainError::Io {
-            path: run_dir.metrics(),
+            path: metrics_path.clone(),
             source,
         })
     };
@@ -217,16 +147,16 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     let mut model = PromptTuned::new(backbone, prompt)?;
     let train_classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
     let eval_classes = ClassTokens::new(&task.label_token_ids, task.policy, &options.device)?;
-    let lengths = task.train.iter().map(|e| e.ids.len()).collect();
     let order = DataOrder::new(
         config.seed,
-        lengths,
+        task.train.iter().map(|e| e.ids.len()).collect(),
         config.train.batch_size,
         config.train.bucket_batches,
     );
     let batcher = PromptBatcher {
         pad_id: task.pad_id,
     };
+    let total = config.train.steps;
     let progress = Progress::new(options.progress, total, state.step);
     if let Some((peak, budget)) = memory {
         progress.line(&format!(
@@ -238,28 +168,21 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     if let Some(step) = resumed_from {
         progress.line(&format!("resumed from step {step}"));
     }
-    for skipped in &skipped_checkpoints {
-        progress.line(&format!("skipped {skipped}"));
+    for name in &skipped {
+        progress.line(&format!("skipped {name}"));
     }
-    for path in &recovered {
+    for path in &tidied {
         progress.line(&format!(
             "tidied {} (left by an interrupted write)",
             path.display()
         ));
     }
-    let diverged = |step: usize, what: String, last_checkpoint: &Option<PathBuf>| {
-        let kept = last_checkpoint.as_ref().map_or_else(
-            || "no checkpoint had been written yet".to_string(),
-            |path| format!("the last good checkpoint, {}, is kept", path.display()),
-        );
-        TrainError::Diverged { step, what, kept }
-    };
 
     let session_start = Instant::now();
     let elapsed_before = state.elapsed_s;
+    let elapsed = || elapsed_before + session_start.elapsed().as_secs_f64();
     let (mut session_examples, mut session_train_s) = (0usize, 0.0f64);
-    let (mut window_loss, mut window_correct, mut window_examples, mut window_s) =
-        (0.0f64, 0usize, 0usize, 0.0f64);
+    let mut window = TrainWindow::default();
     let mut epoch_cache = None;
     let mut last_dev = None;
     let mut stopped_early = false;
@@ -277,49 +200,20 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         state.step += 1;
         state.cursor = next_cursor;
         fail::fail_point!("train::after_step");
-        if !loss.is_finite() {
-            return Err(diverged(
-                state.step,
-                format!("the loss is {loss}"),
-                &last_checkpoint,
-            ));
-        }
-        // A finite loss can still come with an update that overflowed; such a prompt must
-        // never reach a checkpoint. Checked on the device: one boolean per step comes back.
-        let overflowed = model.prompt.values().is_finite().bool_not().any();
-        if overflowed.into_scalar::<bool>() {
-            let bad_values = prompt_values(&model.prompt)
-                .iter()
-                .filter(|v| !v.is_finite())
-                .count();
-            let what = format!("the prompt has {bad_values} non-finite values");
+        if let Some(what) = non_finite_step(loss, &model.prompt) {
             return Err(diverged(state.step, what, &last_checkpoint));
         }
         let step_s = step_start.elapsed().as_secs_f64();
-        window_loss += loss * indices.len() as f64;
-        window_correct += correct;
-        window_examples += indices.len();
-        window_s += step_s;
+        window.add(loss, correct, indices.len(), step_s);
         session_examples += indices.len();
         session_train_s += step_s;
-        state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+        state.elapsed_s = elapsed();
 
         let last = state.step == total;
         if state.step % config.train.log_every == 0 || last {
-            let examples_per_s = window_examples as f64 / window_s.max(1e-9);
-            let mean_loss = window_loss / window_examples as f64;
-            log(MetricRecord {
-                step: state.step,
-                split: Split::Train,
-                loss: mean_loss,
-                accuracy: window_correct as f64 / window_examples as f64,
-                examples: window_examples,
-                examples_per_s,
-                seconds: state.elapsed_s,
-                lr: Some(lr),
-            })?;
-            progress.train(state.step, mean_loss, examples_per_s, lr);
-            (window_loss, window_correct, window_examples, window_s) = (0.0, 0, 0, 0.0);
+            let record = window.take(state.step, state.elapsed_s, lr);
+            progress.train(state.step, record.loss, record.examples_per_s, lr);
+            log(record)?;
         } else {
             progress.tick(state.step);
         }
@@ -338,47 +232,29 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
                 let what = format!("the dev loss is {}", dev.loss);
                 return Err(diverged(state.step, what, &last_checkpoint));
             }
-            let eval_s = eval_start.elapsed().as_secs_f64();
-            log(MetricRecord {
-                step: state.step,
-                split: Split::Dev,
-                loss: dev.loss,
-                accuracy: dev.accuracy,
-                examples: dev.examples,
-                examples_per_s: dev.examples as f64 / eval_s.max(1e-9),
-                seconds: elapsed_before + session_start.elapsed().as_secs_f64(),
-                lr: None,
-            })?;
-            let improved = state.best.is_none_or(|best| {
-                dev.accuracy > best.accuracy
-                    || (dev.accuracy == best.accuracy && dev.loss < best.loss)
-            });
-            if improved {
-                state.best = Some(Best {
-                    step: state.step,
-                    accuracy: dev.accuracy,
-                    loss: dev.loss,
-                });
-                state.evals_since_best = 0;
+            log(dev_record(state.step, &dev, eval_start, elapsed()))?;
+            let outcome = state.record_dev(&dev, config.train.patience);
+            if outcome == DevOutcome::Improved {
                 run_dir.save_best(&model.prompt, config, task.family)?;
-            } else {
-                state.evals_since_best += 1;
-                stopped_early =
-                    config.train.patience > 0 && state.evals_since_best >= config.train.patience;
             }
+            stopped_early = outcome == DevOutcome::OutOfPatience;
             progress.line(&format!(
                 "step {}: dev loss {:.4}, accuracy {:.4}{}",
                 state.step,
                 dev.loss,
                 dev.accuracy,
-                if improved { " (best)" } else { "" }
+                if outcome == DevOutcome::Improved {
+                    " (best)"
+                } else {
+                    ""
+                }
             ));
             last_dev = Some(dev);
         }
 
         let interrupted = options.stop_after.is_some_and(|stop| state.step >= stop);
         if state.step % config.train.checkpoint_every == 0 || last || stopped_early || interrupted {
-            state.elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+            state.elapsed_s = elapsed();
             let checkpoint = snapshot(&model.prompt, &optimizer, &scheduler, &state, config.seed)
                 .map_err(|source| CheckpointError::Record {
                 path: checkpoints.file_for(state.step),
@@ -402,8 +278,74 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         examples_per_s: session_examples as f64 / session_train_s.max(1e-9),
         seconds: state.elapsed_s,
         prompt: prompt_values(&model.prompt),
-        skipped_checkpoints,
+        skipped_checkpoints: skipped,
     })
+}
+
+/// Refuses a run that cannot work before anything is written: an empty training split, a
+/// batch larger than it, or a peak memory estimate above what the process can have. Returns
+/// the estimate and the budget where the system says what it has.
+fn check_run_fits<B: Backbone + Module>(
+    backbone: &B,
+    task: &PreparedTask,
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<Option<(Footprint, MemoryBudget)>, TrainError> {
+    if task.train.is_empty() {
+        return Err(TrainError::NoTrainingData);
+    }
+    if config.train.batch_size > task.train.len() {
+        return Err(TrainError::BatchLargerThanSplit {
+            batch: config.train.batch_size,
+            examples: task.train.len(),
+        });
+    }
+    Ok(check_all(
+        backbone,
+        &run_shapes(task, config),
+        options.memory.as_ref(),
+    )?)
+}
+
+/// What is not finite after a step, if anything: the loss, or prompt values (a finite loss can
+/// still come with an update that overflowed; such a prompt must never reach a checkpoint).
+/// Checked on the device: one boolean per step comes back.
+fn non_finite_step(loss: f64, prompt: &SoftPrompt) -> Option<String> {
+    if !loss.is_finite() {
+        return Some(format!("the loss is {loss}"));
+    }
+    let overflowed = prompt.values().is_finite().bool_not().any();
+    if !overflowed.into_scalar::<bool>() {
+        return None;
+    }
+    let bad_values = prompt_values(prompt)
+        .iter()
+        .filter(|v| !v.is_finite())
+        .count();
+    Some(format!("the prompt has {bad_values} non-finite values"))
+}
+
+/// The error of a run that diverged at `step`, naming the checkpoint that is kept.
+fn diverged(step: usize, what: String, last_checkpoint: &Option<PathBuf>) -> TrainError {
+    let kept = last_checkpoint.as_ref().map_or_else(
+        || "no checkpoint had been written yet".to_string(),
+        |path| format!("the last good checkpoint, {}, is kept", path.display()),
+    );
+    TrainError::Diverged { step, what, kept }
+}
+
+/// The metrics line of dev evaluation `dev` at `step`, which started at `started`.
+fn dev_record(step: usize, dev: &Evaluation, started: Instant, seconds: f64) -> MetricRecord {
+    MetricRecord {
+        step,
+        split: Split::Dev,
+        loss: dev.loss,
+        accuracy: dev.accuracy,
+        examples: dev.examples,
+        examples_per_s: dev.examples as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        seconds,
+        lr: None,
+    }
 }
 
 /// One optimizer step on `batch` (built on an autodiff device): updates the prompt and returns
