@@ -81,11 +81,6 @@ impl Verbalizer {
         let unk = unknown_token(&tokenizer);
         let mut words = Vec::with_capacity(class_names.len());
         for (class, texts) in class_names.iter().zip(&spec.label_words) {
-            if texts.is_empty() {
-                return Err(DataError::NoLabelWords {
-                    class: class.clone(),
-                });
-            }
             let mut class_words = Vec::with_capacity(texts.len());
             for text in texts {
                 let encoding = tokenizer.encode(text.as_str(), false).map_err(|source| {
@@ -94,12 +89,6 @@ impl Verbalizer {
                         source,
                     }
                 })?;
-                if encoding.get_ids().is_empty() {
-                    return Err(DataError::EmptyLabelWord {
-                        class: class.clone(),
-                        word: text.clone(),
-                    });
-                }
                 if spec.multi_token == MultiTokenPolicy::SingleToken && encoding.get_ids().len() > 1
                 {
                     // Decoded one by one, so byte-level BPE shows " ab" rather than "Ġab".
@@ -131,16 +120,63 @@ impl Verbalizer {
             }
             words.push(class_words);
         }
+        Self::from_words(class_names, words, spec.multi_token)
+    }
+
+    /// A verbalizer over words already tokenized, `words[c]` the words of class `c` (what
+    /// [`Verbalizer::new`] builds after tokenizing). Errors when two classes have words starting
+    /// with the same token.
+    pub fn from_words(
+        class_names: &[String],
+        words: Vec<Vec<LabelWord>>,
+        policy: MultiTokenPolicy,
+    ) -> Result<Self, DataError> {
+        if words.len() != class_names.len() {
+            return Err(DataError::ClassCount {
+                expected: class_names.len(),
+                found: words.len(),
+                label_names: class_names.to_vec(),
+            });
+        }
+        for (class, class_words) in class_names.iter().zip(&words) {
+            if class_words.is_empty() {
+                return Err(DataError::NoLabelWords {
+                    class: class.clone(),
+                });
+            }
+            if let Some(word) = class_words.iter().find(|w| w.ids.is_empty()) {
+                return Err(DataError::EmptyLabelWord {
+                    class: class.clone(),
+                    word: word.text.clone(),
+                });
+            }
+        }
         check_first_tokens(class_names, &words)?;
-        let (scored_ids, entries, weights) = score_layout(&words, spec.multi_token);
+        let (scored_ids, entries, weights) = score_layout(&words, policy);
         Ok(Self {
             class_names: class_names.to_vec(),
             words,
-            policy: spec.multi_token,
+            policy,
             scored_ids,
             entries,
             weights,
         })
+    }
+
+    /// One word per class given by its token ids (`ids[c]`), classes and words named by their
+    /// index and ids: for models and tests without a tokenizer.
+    pub fn from_ids(ids: &[Vec<u32>], policy: MultiTokenPolicy) -> Result<Self, DataError> {
+        let names: Vec<String> = (0..ids.len()).map(|c| c.to_string()).collect();
+        let words = ids
+            .iter()
+            .map(|ids| {
+                vec![LabelWord {
+                    text: format!("{ids:?}"),
+                    ids: ids.clone(),
+                }]
+            })
+            .collect();
+        Self::from_words(&names, words, policy)
     }
 
     /// Number of classes `C`.
@@ -161,6 +197,20 @@ impl Verbalizer {
     /// The multi-token policy.
     pub fn policy(&self) -> MultiTokenPolicy {
         self.policy
+    }
+
+    /// Each class's token ids: every token of every one of its words, in order (the rows the
+    /// `class_label` prompt init averages).
+    pub fn class_token_ids(&self) -> Vec<Vec<u32>> {
+        self.words
+            .iter()
+            .map(|words| words.iter().flat_map(|w| w.ids.iter().copied()).collect())
+            .collect()
+    }
+
+    /// Each class's first token: of its first word (the target of a full-vocabulary loss).
+    pub fn first_ids(&self) -> Vec<u32> {
+        self.words.iter().map(|words| words[0].ids[0]).collect()
     }
 
     /// The vocabulary rows to score, `N` entries (an id may repeat across classes).

@@ -235,7 +235,7 @@ fn score_loaded(
     let shape = eval_shape(&examples, config.train.eval_batch_size, prompt_tokens);
     check_all(&model.backbone, &[shape], None).map_err(TrainError::from)?;
     let model = PromptTuned::new(model.backbone, prompt)?;
-    let classes = ClassTokens::new(&encoder.label_token_ids, encoder.policy, device)?;
+    let classes = ClassTokens::new(&encoder.verbalizer, device);
     let start = Instant::now();
     let evaluation = evaluate(
         &model,

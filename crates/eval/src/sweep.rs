@@ -232,7 +232,7 @@ fn run_cells(
         &train_device,
     ));
     let model = PromptTuned::new(model.backbone, empty)?;
-    let classes = ClassTokens::new(&task.label_token_ids, task.policy, device)?;
+    let classes = ClassTokens::new(&task.verbalizer, device);
     let dev = evaluate(
         &model.valid(),
         &classes,

@@ -105,4 +105,13 @@ pub enum ModelError {
     /// A soft prompt could not be built, saved or loaded.
     #[error(transparent)]
     Prompt(#[from] crate::soft_prompt::PromptError),
+    /// The label words cannot tell the classes apart.
+    #[error(transparent)]
+    Verbalizer(Box<prompt_data::DataError>),
+}
+
+impl From<prompt_data::DataError> for ModelError {
+    fn from(error: prompt_data::DataError) -> Self {
+        Self::Verbalizer(Box::new(error))
+    }
 }

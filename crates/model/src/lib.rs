@@ -35,6 +35,6 @@ pub use kernels::matmul_kernels;
 pub use llama::{Llama, LlamaConfig, LlamaError};
 pub use load::{AnyBackbone, LoadedModel, load};
 pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};
-pub use prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptPlacement, PromptTuned};
+pub use prompt_tuned::{ClassTokens, PromptPlacement, PromptTuned};
 pub use safetensors_source::SafetensorsFile;
 pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};

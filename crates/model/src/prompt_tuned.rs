@@ -3,73 +3,46 @@
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use prompt_data::Verbalizer;
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, encode_prefix_in_every_row};
 use crate::soft_prompt::{PromptError, SoftPrompt, at_least_f32};
 
-/// How a class whose label word has several tokens is scored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LabelTokenPolicy {
-    /// The logit of the word's first token (the usual verbalizer).
-    #[default]
-    FirstToken,
-    /// The mean of the logits of all the word's tokens.
-    MeanOfTokens,
-}
-
-/// The verbalizer's vocabulary rows: class `c` scores `sum_j weights[c, j] * logit(ids[c, j])`.
-/// Classes with fewer tokens than the longest are padded with weight 0.
+/// A verbalizer's vocabulary rows as tensors: class `c` scores
+/// `sum_j weights[j, c] * logit(ids[j])` (the layout [`Verbalizer`] defines).
 #[derive(Debug, Clone)]
 pub struct ClassTokens {
-    /// `[C * n]`, class-major.
+    /// `[N]`: the scored vocabulary rows.
     ids: Tensor<1, Int>,
-    /// `[C, n]`.
+    /// `[N, C]`.
     weights: Tensor<2>,
     /// `[C]`: each class's first token (the target of the full-vocabulary loss).
     first: Tensor<1, Int>,
     num_classes: usize,
-    tokens_per_class: usize,
 }
 
 impl ClassTokens {
-    /// The rows of each class's label-word tokens (`label_token_ids[c]`), scored by `policy`.
-    pub fn new(
-        label_token_ids: &[Vec<u32>],
-        policy: LabelTokenPolicy,
-        device: &Device,
-    ) -> Result<Self, PromptError> {
-        if let Some(c) = label_token_ids.iter().position(Vec::is_empty) {
-            return Err(PromptError::Init {
-                init: "verbalizer",
-                reason: format!("class {c} has no label tokens"),
-            });
-        }
-        let num_classes = label_token_ids.len();
-        let n = match policy {
-            LabelTokenPolicy::FirstToken => 1,
-            LabelTokenPolicy::MeanOfTokens => {
-                label_token_ids.iter().map(Vec::len).max().unwrap_or(1)
-            }
-        };
-        let mut ids = Vec::with_capacity(num_classes * n);
-        let mut weights = Vec::with_capacity(num_classes * n);
-        for tokens in label_token_ids {
-            let used = tokens.len().min(n);
-            for j in 0..n {
-                ids.push(tokens[j.min(used - 1)] as i64);
-                weights.push(if j < used { 1.0 / used as f32 } else { 0.0 });
-            }
-        }
-        let first: Vec<i64> = label_token_ids.iter().map(|t| t[0] as i64).collect();
-        Ok(Self {
-            ids: Tensor::from_data(TensorData::new(ids, [num_classes * n]), device),
-            weights: Tensor::from_data(TensorData::new(weights, [num_classes, n]), device),
+    /// The scored rows and weights of `verbalizer`, on `device`.
+    pub fn new(verbalizer: &Verbalizer, device: &Device) -> Self {
+        let ids: Vec<i64> = verbalizer
+            .scored_ids()
+            .iter()
+            .map(|&i| i64::from(i))
+            .collect();
+        let (n, num_classes) = (ids.len(), verbalizer.num_classes());
+        let first: Vec<i64> = verbalizer
+            .first_ids()
+            .iter()
+            .map(|&i| i64::from(i))
+            .collect();
+        let weights = TensorData::new(verbalizer.score_weights().to_vec(), [num_classes, n]);
+        Self {
+            ids: Tensor::from_data(TensorData::new(ids, [n]), device),
+            weights: Tensor::<2>::from_data(weights, device).transpose(),
             first: Tensor::from_data(TensorData::new(first, [num_classes]), device),
             num_classes,
-            tokens_per_class: n,
-        })
+        }
     }
 
     /// Number of classes `C`.
@@ -173,17 +146,9 @@ impl<B: Backbone + Module> PromptTuned<B> {
         classes: &ClassTokens,
     ) -> Tensor<2> {
         let hidden = self.answer_hidden(ids, mask, answer_pos);
-        let [batch, _] = hidden.dims();
-        let logits = self
-            .backbone
-            .vocab_logits(hidden, classes.ids.clone())
-            .reshape([batch, classes.num_classes, classes.tokens_per_class]);
+        let logits = self.backbone.vocab_logits(hidden, classes.ids.clone());
         let weights = classes.weights.clone().cast(logits.dtype());
-        at_least_f32(
-            (logits * weights.unsqueeze::<3>())
-                .sum_dim(2)
-                .reshape([batch, classes.num_classes]),
-        )
+        at_least_f32(logits.matmul(weights))
     }
 
     /// Logits over the whole vocabulary at each answer slot `[B, V]` (the full-vocabulary loss

@@ -8,12 +8,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use prompt_data::{MultiTokenPolicy, Verbalizer};
 use serde::Deserialize;
 
 use crate::backbone::Backbone;
 use crate::error::ModelError;
 use crate::load::{AnyBackbone, LoadedModel};
-use crate::prompt_tuned::{ClassTokens, LabelTokenPolicy, PromptTuned};
+use crate::prompt_tuned::{ClassTokens, PromptTuned};
 use crate::soft_prompt::SoftPrompt;
 
 /// A value passes when it is within `abs` of the reference or within `rel` of it relatively.
@@ -321,7 +322,10 @@ fn check_causal(
     let grad_tolerance = Some(report.tolerances.gradients);
     let (tokenizer, model) = (&loaded.tokenizer, &loaded.backbone);
     let label_ids: Vec<Vec<u32>> = fixture.label_ids.iter().map(|&id| vec![id]).collect();
-    let classes = ClassTokens::new(&label_ids, LabelTokenPolicy::FirstToken, device)?;
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&label_ids, MultiTokenPolicy::FirstToken)?,
+        device,
+    );
     let as_f64 = |v: &[u32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     for (case_index, case) in fixture.cases.iter().enumerate() {
         let ids = tokenizer
@@ -466,7 +470,10 @@ fn check_masked(
         report.compare("word_logits", &words, &case.word_logits, tolerance);
 
         let word_ids: Vec<Vec<u32>> = case.word_ids.iter().map(|&id| vec![id]).collect();
-        let classes = ClassTokens::new(&word_ids, LabelTokenPolicy::FirstToken, device)?;
+        let classes = ClassTokens::new(
+            &Verbalizer::from_ids(&word_ids, MultiTokenPolicy::FirstToken)?,
+            device,
+        );
         for (key, expected) in &case.prompts {
             let Some(k) = key.strip_prefix("prompt").and_then(|k| k.parse().ok()) else {
                 continue;

@@ -5,7 +5,8 @@
 mod common;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use prompt_model::{Backbone, Bert, ClassTokens, LabelTokenPolicy, PromptTuned, SoftPrompt};
+use prompt_data::{MultiTokenPolicy, Verbalizer};
+use prompt_model::{Backbone, Bert, ClassTokens, PromptTuned, SoftPrompt};
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
@@ -146,7 +147,10 @@ fn prompt_tuned_loss_and_gradient_match_transformers() {
             .iter()
             .map(|&i| vec![i as u32])
             .collect();
-        let classes = ClassTokens::new(&words, LabelTokenPolicy::FirstToken, &device).unwrap();
+        let classes = ClassTokens::new(
+            &Verbalizer::from_ids(&words, MultiTokenPolicy::FirstToken).unwrap(),
+            &device,
+        );
         let scores = model.forward(
             ids_tensor(&ids, &device),
             all_real(ids.len(), &device),

@@ -8,7 +8,8 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{
     DType, Device, DeviceConfig, Distribution, FloatDType, Int, Tensor, TensorData,
 };
-use prompt_model::{ClassTokens, LabelTokenPolicy, Llama, PromptTuned, SoftPrompt};
+use prompt_data::{MultiTokenPolicy, Verbalizer};
+use prompt_model::{ClassTokens, Llama, PromptTuned, SoftPrompt};
 
 #[test]
 fn a_bf16_backbone_trains_an_f32_prompt() {
@@ -29,8 +30,10 @@ fn a_bf16_backbone_trains_an_f32_prompt() {
     let mask = ids.clone().greater_equal_elem(0);
     let answer = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64, 2], [2]), &device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
-    let classes =
-        ClassTokens::new(&[vec![10], vec![20]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&[vec![10], vec![20]], MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let scores = model.forward(ids, mask, answer, &classes);
     assert_eq!(scores.dtype(), DType::F32);
     let loss = PromptTuned::<Llama>::loss(scores, labels);

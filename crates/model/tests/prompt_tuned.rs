@@ -7,9 +7,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bool, Device, Distribution, Gradients, Int, Tensor, TensorData};
 use common::{floats, max_abs_diff, tiny_llama_config};
-use prompt_model::{
-    Backbone, ClassTokens, LabelTokenPolicy, Llama, PromptPlacement, PromptTuned, SoftPrompt,
-};
+use prompt_data::{LabelWord, MultiTokenPolicy, Verbalizer};
+use prompt_model::{Backbone, ClassTokens, Llama, PromptPlacement, PromptTuned, SoftPrompt};
 
 /// Right-padded batch: ids, mask, answer positions (each row's last real token).
 fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
@@ -47,7 +46,10 @@ fn class_scores_are_the_verbalizer_columns_of_the_answer_slot_logits() {
     let labels = vec![vec![10u32, 11], vec![20], vec![30, 31, 32]];
     let vocab = floats(model.forward_vocab(ids.clone(), mask.clone(), answer.clone()));
     let v = 64;
-    let first = ClassTokens::new(&labels, LabelTokenPolicy::FirstToken, &device).unwrap();
+    let first = ClassTokens::new(
+        &Verbalizer::from_ids(&labels, MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let scores = floats(model.forward(ids.clone(), mask.clone(), answer.clone(), &first));
     let expected: Vec<f32> = (0..2)
         .flat_map(|b| labels.iter().map(move |t| (b, t)))
@@ -55,7 +57,10 @@ fn class_scores_are_the_verbalizer_columns_of_the_answer_slot_logits() {
         .collect();
     assert!(max_abs_diff(&scores, &expected) < 1e-5);
 
-    let mean = ClassTokens::new(&labels, LabelTokenPolicy::MeanOfTokens, &device).unwrap();
+    let mean = ClassTokens::new(
+        &Verbalizer::from_ids(&labels, MultiTokenPolicy::Mean).unwrap(),
+        &device,
+    );
     let scores = floats(model.forward(ids, mask, answer, &mean));
     let expected: Vec<f32> = (0..2)
         .flat_map(|b| labels.iter().map(move |t| (b, t)))
@@ -65,11 +70,39 @@ fn class_scores_are_the_verbalizer_columns_of_the_answer_slot_logits() {
 }
 
 #[test]
+fn a_class_of_several_words_scores_the_mean_of_its_words() {
+    let device = Device::flex();
+    let model = tiny_model(3, &device);
+    let (ids, mask, answer) = batch(&ROWS, &device);
+    let vocab = floats(model.forward_vocab(ids.clone(), mask.clone(), answer.clone()));
+    let word = |ids: &[u32]| LabelWord {
+        text: format!("{ids:?}"),
+        ids: ids.to_vec(),
+    };
+    let names = ["bad".to_string(), "good".to_string()];
+    let words = vec![vec![word(&[10]), word(&[12, 13])], vec![word(&[20])]];
+    let verbalizer = Verbalizer::from_words(&names, words, MultiTokenPolicy::FirstToken).unwrap();
+    let scores = floats(model.forward(ids, mask, answer, &ClassTokens::new(&verbalizer, &device)));
+    let v = 64;
+    let expected: Vec<f32> = (0..2)
+        .flat_map(|b| {
+            [
+                (vocab[b * v + 10] + vocab[b * v + 12]) / 2.0,
+                vocab[b * v + 20],
+            ]
+        })
+        .collect();
+    assert!(max_abs_diff(&scores, &expected) < 1e-5);
+}
+
+#[test]
 fn a_row_scores_the_same_alone_and_right_padded_in_a_batch() {
     let device = Device::flex();
     let model = tiny_model(4, &device);
-    let classes =
-        ClassTokens::new(&[vec![1], vec![2]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&[vec![1], vec![2]], MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let (ids, mask, answer) = batch(&ROWS, &device);
     let both = floats(model.forward(ids, mask, answer, &classes));
     let (ids, mask, answer) = batch(&ROWS[1..], &device);
@@ -82,8 +115,10 @@ fn an_empty_prompt_scores_the_template_alone() {
     let device = Device::flex();
     let model = tiny_model(0, &device);
     assert_eq!(model.prompt.num_tokens(), 0);
-    let classes =
-        ClassTokens::new(&[vec![1], vec![2]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&[vec![1], vec![2]], MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let (ids, mask, answer) = batch(&ROWS, &device);
     let scores = floats(model.forward(ids.clone(), mask.clone(), answer, &classes));
     // The backbone alone, read at each row's last token.
@@ -146,8 +181,10 @@ fn shared_prefix_gives_the_logits_loss_and_prompt_gradient_of_the_prompt_in_ever
     let device = Device::flex().autodiff();
     let k = 3;
     let model = tiny_model(k, &device);
-    let classes =
-        ClassTokens::new(&[vec![10], vec![20]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&[vec![10], vec![20]], MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let (ids, mask, answer) = batch(&ROWS, &device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
     let prompt = model.prompt.values();
@@ -177,8 +214,10 @@ fn shared_prefix_gives_the_logits_loss_and_prompt_gradient_of_the_prompt_in_ever
 fn one_adamw_step_changes_the_prompt_and_no_backbone_parameter() {
     let device = Device::flex().autodiff();
     let model = tiny_model(3, &device);
-    let classes =
-        ClassTokens::new(&[vec![10], vec![20]], LabelTokenPolicy::FirstToken, &device).unwrap();
+    let classes = ClassTokens::new(
+        &Verbalizer::from_ids(&[vec![10], vec![20]], MultiTokenPolicy::FirstToken).unwrap(),
+        &device,
+    );
     let (ids, mask, answer) = batch(&ROWS, &device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
     let scores = model.forward(ids, mask, answer, &classes);

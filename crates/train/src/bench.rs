@@ -101,7 +101,7 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
         let prompt =
             task.initial_prompt(config, &model.backbone, &model.tokenizer, &train_device)?;
         let mut model = PromptTuned::new(model.backbone, prompt)?.with_placement(options.placement);
-        let classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
+        let classes = ClassTokens::new(&task.verbalizer, &train_device);
         let mut optimizer = build_optimizer(&config.optimizer);
         let steps = options.warmup_steps + options.train_steps;
         let mut scheduler = build_schedule(&config.schedule, config.optimizer.lr, steps)?;
@@ -140,7 +140,7 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
         }
 
         let dev = &task.dev[..options.eval_examples.min(task.dev.len())];
-        let eval_classes = ClassTokens::new(&task.label_token_ids, task.policy, &options.device)?;
+        let eval_classes = ClassTokens::new(&task.verbalizer, &options.device);
         let start = Instant::now();
         evaluate(
             &model.valid(),
@@ -197,8 +197,7 @@ fn synthetic_task(
     Ok(PreparedTask {
         train: examples(steps * config.train.batch_size),
         dev: examples(options.eval_examples),
-        label_token_ids: encoder.label_token_ids,
-        policy: encoder.policy,
+        verbalizer: encoder.verbalizer,
         pad_id: 0,
         family: model.family,
     })

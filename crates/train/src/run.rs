@@ -145,8 +145,8 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     };
 
     let mut model = PromptTuned::new(backbone, prompt)?;
-    let train_classes = ClassTokens::new(&task.label_token_ids, task.policy, &train_device)?;
-    let eval_classes = ClassTokens::new(&task.label_token_ids, task.policy, &options.device)?;
+    let train_classes = ClassTokens::new(&task.verbalizer, &train_device);
+    let eval_classes = ClassTokens::new(&task.verbalizer, &options.device);
     let order = DataOrder::new(
         config.seed,
         task.train.iter().map(|e| e.ids.len()).collect(),

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use prompt_data::{
-    Encoded, Encoder, EncoderConfig, LoadedDataset, MultiTokenPolicy, ReadOptions, Tokenizer,
-    Verbalizer, read_dataset, resolve_data_path,
+    Encoded, Encoder, EncoderConfig, LoadedDataset, ReadOptions, Tokenizer, Verbalizer,
+    read_dataset, resolve_data_path,
 };
-use prompt_model::{Backbone, LabelTokenPolicy, LoadedModel, ModelFamily, SoftPrompt};
+use prompt_model::{Backbone, LoadedModel, ModelFamily, SoftPrompt};
 
 use crate::config::ExperimentConfig;
-use crate::error::{ConfigError, TrainError};
+use crate::error::TrainError;
 
 /// Everything the loop needs from the data: encoded splits and the verbalizer's tokens.
 #[derive(Debug, Clone)]
@@ -20,10 +20,8 @@ pub struct PreparedTask {
     pub train: Vec<Encoded>,
     /// Dev examples (the configured subset).
     pub dev: Vec<Encoded>,
-    /// Per class, the token ids of its label word.
-    pub label_token_ids: Vec<Vec<u32>>,
-    /// How a multi-token label word is scored.
-    pub policy: LabelTokenPolicy,
+    /// The label words of each class, tokenized, and how they score.
+    pub verbalizer: Verbalizer,
     /// Padding id for batches (masked out, so its value does not matter).
     pub pad_id: u32,
     /// The backbone family (answer slot, PEFT task type).
@@ -45,7 +43,7 @@ impl PreparedTask {
             config.prompt.length,
             backbone,
             tokenizer,
-            &self.label_token_ids,
+            &self.verbalizer.class_token_ids(),
             config.seed,
             device,
         )?)
@@ -77,8 +75,7 @@ pub fn prepare_task(
     Ok(PreparedTask {
         train: encoder.encode(&train)?,
         dev,
-        label_token_ids: encoder.label_token_ids,
-        policy: encoder.policy,
+        verbalizer: encoder.verbalizer,
         pad_id: 0,
         family: model.family,
     })
@@ -99,10 +96,8 @@ pub fn read_split(config: &ExperimentConfig, path: &Path) -> Result<LoadedDatase
 #[derive(Debug, Clone)]
 pub struct TaskEncoder {
     encoder: Encoder,
-    /// Per class, the token ids of its label word.
-    pub label_token_ids: Vec<Vec<u32>>,
-    /// How a multi-token label word is scored.
-    pub policy: LabelTokenPolicy,
+    /// The label words of each class, tokenized, and how they score.
+    pub verbalizer: Verbalizer,
 }
 
 impl TaskEncoder {
@@ -114,26 +109,6 @@ impl TaskEncoder {
         label_names: &[String],
     ) -> Result<Self, TrainError> {
         let verbalizer = Verbalizer::new(&config.verbalizer, label_names, &model.tokenizer)?;
-        let label_token_ids = (0..verbalizer.num_classes())
-            .map(|class| match verbalizer.words(class) {
-                [word] => Ok(word.ids.clone()),
-                words => Err(ConfigError::Invalid {
-                    key: "verbalizer.label_words",
-                    reason: format!(
-                        "class `{}` has {} label words; training scores one word per class",
-                        verbalizer.class_names()[class],
-                        words.len()
-                    ),
-                }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let policy = match verbalizer.policy() {
-            MultiTokenPolicy::SingleToken | MultiTokenPolicy::FirstToken => {
-                LabelTokenPolicy::FirstToken
-            }
-            MultiTokenPolicy::Mean => LabelTokenPolicy::MeanOfTokens,
-        };
-
         let (answer_slot, special) = model.encoding();
         let tokenizer = &model.tokenizer;
         let max_positions = model.backbone.max_positions();
@@ -153,8 +128,7 @@ impl TaskEncoder {
         )?;
         Ok(Self {
             encoder,
-            label_token_ids,
-            policy,
+            verbalizer,
         })
     }
 

@@ -15,7 +15,7 @@ fn evaluation_does_not_depend_on_batch_size_or_padding() {
         common::start_prompt(3, &device),
     )
     .unwrap();
-    let classes = ClassTokens::new(&task.label_token_ids, task.policy, &device).unwrap();
+    let classes = ClassTokens::new(&task.verbalizer, &device);
     let one = evaluate(&model, &classes, &task.dev, 1, task.pad_id, &device);
     let many = evaluate(&model, &classes, &task.dev, 7, task.pad_id, &device);
     assert_eq!(one.examples, 23);

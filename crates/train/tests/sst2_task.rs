@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
-use prompt_model::{Backbone, LabelTokenPolicy, ModelFamily};
+use prompt_data::MultiTokenPolicy;
+use prompt_model::{Backbone, ModelFamily};
 use prompt_train::{ExperimentConfig, prepare_task};
 
 #[test]
@@ -26,8 +27,8 @@ fn sst2_config_encodes_the_real_splits() {
     });
     assert_eq!((task.train.len(), task.dev.len()), (67_349, 872));
     // " negative" and " positive" as in the transformers reference fixture.
-    assert_eq!(task.label_token_ids, [vec![3524], vec![2731]]);
-    assert_eq!(task.policy, LabelTokenPolicy::FirstToken);
+    assert_eq!(task.verbalizer.scored_ids(), [3524, 2731]);
+    assert_eq!(task.verbalizer.policy(), MultiTokenPolicy::SingleToken);
     assert_eq!(task.dev.iter().filter(|e| e.label == 1).count(), 444);
     for example in task.train.iter().chain(&task.dev) {
         assert_eq!(example.answer_pos, example.ids.len() - 1);

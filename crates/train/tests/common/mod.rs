@@ -11,8 +11,8 @@ pub fn workspace_root() -> PathBuf {
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use prompt_data::Encoded;
-use prompt_model::{LabelTokenPolicy, Llama, LlamaConfig, ModelFamily, SoftPrompt};
+use prompt_data::{Encoded, MultiTokenPolicy, Verbalizer};
+use prompt_model::{Llama, LlamaConfig, ModelFamily, SoftPrompt};
 use prompt_train::progress::ProgressMode;
 use prompt_train::{
     ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, TrainSummary, train_prompt,
@@ -66,8 +66,8 @@ pub fn synthetic_task(n: usize, dev: usize) -> PreparedTask {
     PreparedTask {
         train: examples,
         dev,
-        label_token_ids: vec![vec![5], vec![7]],
-        policy: LabelTokenPolicy::FirstToken,
+        verbalizer: Verbalizer::from_ids(&[vec![5], vec![7]], MultiTokenPolicy::FirstToken)
+            .unwrap(),
         pad_id: 0,
         family: ModelFamily::Llama,
     }
