@@ -22,36 +22,13 @@ pub fn run(
     let model = model.unwrap_or(&default_model);
     fetch::ensure_model(model)?;
     let report = check_reference(reference, model, &device, tolerances)?;
-    println!("reference: {}", report.reference.display());
-    println!("model:     {}", report.model.display());
     println!("precision: {precision}");
-    println!(
-        "tolerance: {:e} absolute or {:e} relative; gradients {:e} or {:e} (ids exact)\n",
-        tolerances.values.abs,
-        tolerances.values.rel,
-        tolerances.gradients.abs,
-        tolerances.gradients.rel
-    );
-    println!(
-        "{:<28} {:>6} {:>12} {:>12}  verdict",
-        "quantity", "values", "max abs", "max rel"
-    );
-    for check in &report.checks {
-        println!(
-            "{:<28} {:>6} {:>12.3e} {:>12.3e}  {}",
-            check.name,
-            check.count,
-            check.max_abs,
-            check.max_rel,
-            if check.passed { "ok" } else { "FAIL" }
-        );
-    }
+    println!("{report}");
     if !report.passed() {
         bail!(
             "the model differs from {} beyond tolerance",
             reference.display()
         );
     }
-    println!("\nall quantities within tolerance");
     Ok(())
 }
