@@ -2,17 +2,13 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::nn::{EmbeddingConfig, LinearConfig, RmsNormConfig};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::attention::Attention;
+use super::build::RandomParams;
 use super::error::LlamaError;
 use super::load::{GGUF_EMBEDDING, GGUF_HEAD};
-use super::mlp::Mlp;
-use super::model::{DecoderLayer, Llama};
-use super::rope::Rope;
+use super::model::Llama;
 use crate::error::LoadError;
 use crate::gguf::GgufFile;
 
@@ -232,51 +228,7 @@ impl LlamaConfig {
     /// A model with random weights of this shape (tests, speed measurements). Like a loaded
     /// model, every parameter is frozen.
     pub fn init(&self, device: &Device) -> Llama {
-        let d = self.hidden_size;
-        let q = self.num_attention_heads * self.head_dim;
-        let kv = self.num_key_value_heads * self.head_dim;
-        let linear = |i, o| LinearConfig::new(i, o).with_bias(false).init(device);
-        let norm = || {
-            RmsNormConfig::new(d)
-                .with_epsilon(self.rms_norm_eps)
-                .init(device)
-        };
-        let layers = (0..self.num_hidden_layers)
-            .map(|_| DecoderLayer {
-                input_layernorm: norm(),
-                self_attn: Attention {
-                    q_proj: linear(d, q),
-                    k_proj: linear(d, kv),
-                    v_proj: linear(d, kv),
-                    o_proj: linear(q, d),
-                    num_heads: self.num_attention_heads,
-                    num_kv_heads: self.num_key_value_heads,
-                    head_dim: self.head_dim,
-                },
-                post_attention_layernorm: norm(),
-                mlp: Mlp {
-                    gate_proj: linear(d, self.intermediate_size),
-                    up_proj: linear(d, self.intermediate_size),
-                    down_proj: linear(self.intermediate_size, d),
-                },
-            })
-            .collect();
-        let lm_head = (!self.tie_word_embeddings)
-            .then(|| EmbeddingConfig::new(self.vocab_size, d).init(device).weight);
-        Llama {
-            embed_tokens: EmbeddingConfig::new(self.vocab_size, d).init(device),
-            layers,
-            norm: norm(),
-            lm_head,
-            rope: Rope::new(
-                self.head_dim,
-                self.max_position_embeddings,
-                self.rope_theta,
-                device,
-            ),
-            vocab_size: self.vocab_size,
-            hidden_size: d,
-        }
-        .no_grad()
+        self.assemble(&RandomParams { device }, device)
+            .expect("random parameters always fit their shapes")
     }
 }

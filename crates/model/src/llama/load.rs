@@ -22,15 +22,14 @@
 
 use std::path::Path;
 
-use burn::nn::{Embedding, Linear, RmsNorm};
-use burn::tensor::Device;
+use burn::module::Param;
+use burn::nn::{Linear, RmsNorm};
+use burn::tensor::{Device, Tensor};
 
-use super::attention::Attention;
+use super::build::ParamSource;
 use super::config::LlamaConfig;
 use super::error::LlamaError;
-use super::mlp::Mlp;
-use super::model::{DecoderLayer, Llama};
-use super::rope::Rope;
+use super::model::Llama;
 use crate::error::LoadError;
 use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
@@ -179,94 +178,63 @@ fn load(
     ignored: &[&str],
     device: &Device,
 ) -> Result<Llama, LlamaError> {
-    let loader = WeightLoader::new(source, device);
-    let d = config.hidden_size;
-    let hd = config.head_dim;
-    let (heads, kv_heads) = (config.num_attention_heads, config.num_key_value_heads);
-    let ffn = config.intermediate_size;
-    // `rope_heads`: the rows hold that many rotary heads to un-permute (Q and K only).
-    let linear = |field: &str, i: usize, out: usize, inp: usize, rope_heads: Option<usize>| {
-        let mut values = loader.values(&layout.file_name(field, i), &[out, inp])?;
-        if let Some(n) = rope_heads.filter(|_| layout.interleaved_qk) {
-            values = unpermute_rotary_rows(&values, n, out / n, inp);
+    let params = FileParams {
+        loader: WeightLoader::new(source, device),
+        layout,
+    };
+    let model = config.assemble(&params, device)?;
+    params.loader.finish(ignored)?;
+    Ok(model)
+}
+
+/// Parameters read from a weight file laid out as `layout` says.
+struct FileParams<'a> {
+    loader: WeightLoader<'a>,
+    layout: &'a Layout,
+}
+
+impl ParamSource for FileParams<'_> {
+    fn linear(
+        &self,
+        field: &str,
+        layer: usize,
+        [inp, out]: [usize; 2],
+        rope_heads: Option<usize>,
+    ) -> Result<Linear, LoadError> {
+        let name = self.layout.file_name(field, layer);
+        let mut values = self.loader.values(&name, &[out, inp])?;
+        if let Some(heads) = rope_heads.filter(|_| self.layout.interleaved_qk) {
+            values = unpermute_rotary_rows(&values, heads, out / heads, inp);
         }
-        Ok::<_, LoadError>(Linear {
-            weight: loader.frozen(transpose(&values, out, inp), [inp, out]),
+        Ok(Linear {
+            weight: self.loader.frozen(transpose(&values, out, inp), [inp, out]),
             bias: None,
         })
-    };
-    let norm = |field: &str, i: usize| {
-        Ok::<_, LoadError>(RmsNorm {
-            gamma: loader.param(&layout.file_name(field, i), [d])?,
-            epsilon: config.rms_norm_eps,
+    }
+
+    fn norm(
+        &self,
+        field: &str,
+        layer: usize,
+        d: usize,
+        epsilon: f64,
+    ) -> Result<RmsNorm, LoadError> {
+        Ok(RmsNorm {
+            gamma: self
+                .loader
+                .param(&self.layout.file_name(field, layer), [d])?,
+            epsilon,
         })
-    };
-    let layers = (0..config.num_hidden_layers)
-        .map(|i| {
-            Ok(DecoderLayer {
-                input_layernorm: norm("layers.{i}.input_layernorm.gamma", i)?,
-                self_attn: Attention {
-                    q_proj: linear(
-                        "layers.{i}.self_attn.q_proj.weight",
-                        i,
-                        heads * hd,
-                        d,
-                        Some(heads),
-                    )?,
-                    k_proj: linear(
-                        "layers.{i}.self_attn.k_proj.weight",
-                        i,
-                        kv_heads * hd,
-                        d,
-                        Some(kv_heads),
-                    )?,
-                    v_proj: linear(
-                        "layers.{i}.self_attn.v_proj.weight",
-                        i,
-                        kv_heads * hd,
-                        d,
-                        None,
-                    )?,
-                    o_proj: linear("layers.{i}.self_attn.o_proj.weight", i, d, heads * hd, None)?,
-                    num_heads: heads,
-                    num_kv_heads: kv_heads,
-                    head_dim: hd,
-                },
-                post_attention_layernorm: norm("layers.{i}.post_attention_layernorm.gamma", i)?,
-                mlp: Mlp {
-                    gate_proj: linear("layers.{i}.mlp.gate_proj.weight", i, ffn, d, None)?,
-                    up_proj: linear("layers.{i}.mlp.up_proj.weight", i, ffn, d, None)?,
-                    down_proj: linear("layers.{i}.mlp.down_proj.weight", i, d, ffn, None)?,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, LoadError>>()?;
-    let vocab = [config.vocab_size, d];
-    let head_name = layout.file_name("lm_head", 0);
-    // An untied checkpoint must have a head; a tied one may still store a copy of it.
-    let lm_head = if loader.has(&head_name) || !config.tie_word_embeddings {
-        Some(loader.param(&head_name, vocab)?)
-    } else {
-        None
-    };
-    let model = Llama {
-        embed_tokens: Embedding {
-            weight: loader.param(&layout.file_name("embed_tokens.weight", 0), vocab)?,
-        },
-        layers,
-        norm: norm("norm.gamma", 0)?,
-        lm_head,
-        rope: Rope::new(
-            hd,
-            config.max_position_embeddings,
-            config.rope_theta,
-            device,
-        ),
-        vocab_size: config.vocab_size,
-        hidden_size: d,
-    };
-    loader.finish(ignored)?;
-    Ok(model)
+    }
+
+    fn table(&self, field: &str, shape: [usize; 2]) -> Result<Param<Tensor<2>>, LoadError> {
+        self.loader.param(&self.layout.file_name(field, 0), shape)
+    }
+
+    /// An untied checkpoint must have a head; a tied one may still store a copy of it.
+    fn has_head(&self, config: &LlamaConfig) -> bool {
+        self.loader.has(&self.layout.file_name("lm_head", 0)) || !config.tie_word_embeddings
+    }
 }
 
 /// Undoes llama.cpp's Q/K permutation: within each head of `head_dim` rows, GGUF row

@@ -1,6 +1,7 @@
 //! Llama-family causal language models (SmolLM2, Llama, …) as frozen prompt-tuning backbones.
 
 mod attention;
+mod build;
 mod config;
 mod error;
 mod load;
