@@ -8,7 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
-pub mod bench;
+mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod durable;
@@ -17,8 +17,8 @@ pub mod evaluate;
 pub mod lock;
 pub mod memory;
 pub mod metrics;
-pub mod optim;
-pub mod order;
+mod optim;
+mod order;
 pub mod progress;
 mod resume;
 mod run;
