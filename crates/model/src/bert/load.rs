@@ -24,13 +24,12 @@
 
 use std::path::Path;
 
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::Device;
+use burn::module::Param;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::{Device, Tensor};
 
+use super::build::{HEAD_BIAS, ParamSource, WORD_EMBEDDINGS};
 use super::config::BertConfig;
-use super::embeddings::BertEmbeddings;
-use super::layer::BertLayer;
-use super::mlm_head::MlmHead;
 use super::model::Bert;
 use crate::error::LoadError;
 use crate::hf_dir::HfDir;
@@ -55,79 +54,48 @@ impl Bert {
         source: &dyn WeightSource,
         device: &Device,
     ) -> Result<Self, LoadError> {
-        let names = source.names();
-        let prefix = if names.iter().any(|n| n.starts_with("bert.")) {
+        let prefix = if source.names().iter().any(|n| n.starts_with("bert.")) {
             "bert."
         } else {
             ""
         };
-        let w = Weights {
+        let file = FileParams {
             loader: WeightLoader::new(source, device),
             prefix,
-            config,
             device,
         };
-        let (d, v) = (config.hidden_size, config.vocab_size);
-        let word_name = w.first_present(&[
-            &w.encoder("embeddings.word_embeddings.weight"),
-            DECODER_WEIGHT,
-        ]);
-        let embeddings = BertEmbeddings {
-            word: Embedding {
-                weight: w.loader.param(&word_name, [v, d])?,
-            },
-            position: w.loader.param(
-                &w.encoder("embeddings.position_embeddings.weight"),
-                [config.max_position_embeddings, d],
-            )?,
-            token_type: w.loader.param(
-                &w.encoder("embeddings.token_type_embeddings.weight"),
-                [config.type_vocab_size, d],
-            )?,
-            norm: w.layer_norm(&w.encoder("embeddings.LayerNorm"))?,
-        };
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| w.layer(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let bias_name = w.first_present(&["cls.predictions.bias", DECODER_BIAS]);
-        let head = MlmHead {
-            transform: w.linear("cls.predictions.transform.dense", d, d)?,
-            norm: w.layer_norm("cls.predictions.transform.LayerNorm")?,
-            bias: w.loader.param(&bias_name, [v])?,
-        };
+        let model = config.assemble(&file)?;
         let ignored = [
-            w.encoder("embeddings.position_ids"),
-            w.encoder("pooler.dense.weight"),
-            w.encoder("pooler.dense.bias"),
+            file.full_name("embeddings.position_ids"),
+            file.full_name("pooler.dense.weight"),
+            file.full_name("pooler.dense.bias"),
             "cls.seq_relationship.weight".to_string(),
             "cls.seq_relationship.bias".to_string(),
             // Tied copies of tensors loaded under their own names.
             DECODER_WEIGHT.to_string(),
             DECODER_BIAS.to_string(),
         ];
-        w.loader
+        file.loader
             .finish(&ignored.iter().map(String::as_str).collect::<Vec<_>>())?;
-        Ok(Bert {
-            embeddings,
-            layers,
-            head,
-            num_heads: config.num_attention_heads,
-        })
+        Ok(model)
     }
 }
 
-/// Loading context: the loader, the name prefix of encoder tensors, and the shapes.
-struct Weights<'a> {
+/// Parameters read from a Hugging Face weight file, whose encoder tensors may carry `prefix`.
+struct FileParams<'a> {
     loader: WeightLoader<'a>,
     prefix: &'static str,
-    config: &'a BertConfig,
     device: &'a Device,
 }
 
-impl Weights<'_> {
-    /// Full name of an encoder tensor (`cls.*` tensors never carry the prefix).
-    fn encoder(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
+impl FileParams<'_> {
+    /// The file's name of `name` (`cls.*` tensors never carry the prefix).
+    fn full_name(&self, name: &str) -> String {
+        if name.starts_with("cls.") {
+            name.to_string()
+        } else {
+            format!("{}{name}", self.prefix)
+        }
     }
 
     /// The first of `names` the file holds, else the first (so that a missing tensor is
@@ -139,25 +107,12 @@ impl Weights<'_> {
             .unwrap_or(&names[0])
             .to_string()
     }
+}
 
-    fn layer(&self, i: usize) -> Result<BertLayer, LoadError> {
-        let (d, ff) = (self.config.hidden_size, self.config.intermediate_size);
-        let name = |rest: &str| self.encoder(&format!("encoder.layer.{i}.{rest}"));
-        Ok(BertLayer {
-            query: self.linear(&name("attention.self.query"), d, d)?,
-            key: self.linear(&name("attention.self.key"), d, d)?,
-            value: self.linear(&name("attention.self.value"), d, d)?,
-            attention_output: self.linear(&name("attention.output.dense"), d, d)?,
-            attention_norm: self.layer_norm(&name("attention.output.LayerNorm"))?,
-            intermediate: self.linear(&name("intermediate.dense"), d, ff)?,
-            output: self.linear(&name("output.dense"), ff, d)?,
-            output_norm: self.layer_norm(&name("output.LayerNorm"))?,
-            num_heads: self.config.num_attention_heads,
-        })
-    }
-
+impl ParamSource for FileParams<'_> {
     /// `{name}.weight` (`[d_out, d_in]`, transposed here) and `{name}.bias`.
     fn linear(&self, name: &str, d_in: usize, d_out: usize) -> Result<Linear, LoadError> {
+        let name = self.full_name(name);
         let values = self
             .loader
             .values(&format!("{name}.weight"), &[d_out, d_in])?;
@@ -170,15 +125,36 @@ impl Weights<'_> {
     }
 
     /// `{name}.weight`/`{name}.bias`, or the original release's `{name}.gamma`/`{name}.beta`.
-    fn layer_norm(&self, name: &str) -> Result<LayerNorm, LoadError> {
-        let d = self.config.hidden_size;
+    fn layer_norm(&self, name: &str, d: usize, epsilon: f64) -> Result<LayerNorm, LoadError> {
+        let name = self.full_name(name);
         let gamma = self.first_present(&[&format!("{name}.weight"), &format!("{name}.gamma")]);
         let beta = self.first_present(&[&format!("{name}.bias"), &format!("{name}.beta")]);
         let mut norm = LayerNormConfig::new(d)
-            .with_epsilon(self.config.layer_norm_eps)
+            .with_epsilon(epsilon)
             .init(self.device);
         norm.gamma = self.loader.param(&gamma, [d])?;
         norm.beta = Some(self.loader.param(&beta, [d])?);
         Ok(norm)
+    }
+
+    /// The word embeddings fall back to the tied decoder's copy.
+    fn table(&self, name: &str, shape: [usize; 2]) -> Result<Param<Tensor<2>>, LoadError> {
+        let full = self.full_name(name);
+        let found = if name == WORD_EMBEDDINGS {
+            self.first_present(&[&full, DECODER_WEIGHT])
+        } else {
+            full
+        };
+        self.loader.param(&found, shape)
+    }
+
+    /// The head bias falls back to the decoder's copy.
+    fn vector(&self, name: &str, len: usize) -> Result<Param<Tensor<1>>, LoadError> {
+        let found = if name == HEAD_BIAS {
+            self.first_present(&[name, DECODER_BIAS])
+        } else {
+            self.full_name(name)
+        };
+        self.loader.param(&found, [len])
     }
 }

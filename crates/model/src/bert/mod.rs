@@ -1,6 +1,7 @@
 //! BERT (masked LM) as a frozen backbone: config, modules, and loading from a Hugging Face
 //! directory.
 
+mod build;
 mod config;
 mod embeddings;
 mod layer;
