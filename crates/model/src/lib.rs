@@ -8,26 +8,26 @@
 
 mod activation_memory;
 mod backbone;
-pub mod bert;
+mod bert;
 pub mod cache;
 mod error;
-pub mod family;
+mod family;
 pub mod gguf;
-pub mod hf_dir;
+mod hf_dir;
 mod kernels;
-pub mod llama;
+mod llama;
 mod load;
 pub mod prompt_file;
-pub mod prompt_tuned;
+mod prompt_tuned;
 pub mod reference;
-pub mod safetensors_source;
+mod safetensors_source;
 pub mod soft_prompt;
 pub mod tokenizer;
 pub mod weights;
 
 pub use activation_memory::ActivationShape;
 pub use backbone::{Backbone, encode_prefix_in_every_row};
-pub use bert::{Bert, BertConfig};
+pub use bert::{Bert, BertConfig, HiddenAct};
 pub use error::{LoadError, ModelError};
 pub use family::ModelFamily;
 pub use hf_dir::HfDir;

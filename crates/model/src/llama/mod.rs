@@ -9,10 +9,6 @@ mod mlp;
 mod model;
 mod rope;
 
-pub use attention::Attention;
 pub use config::LlamaConfig;
 pub use error::LlamaError;
-pub use load::{GGUF_NAMES, HF_NAMES};
-pub use mlp::Mlp;
-pub use model::{DecoderLayer, Llama};
-pub use rope::Rope;
+pub use model::Llama;
