@@ -39,27 +39,41 @@ fn print_table(config: &ExperimentConfig, report: &prompt_train::BenchReport) {
         rayon_threads(config.threads)
     );
     println!(
-        "{:<10} {:>6} {:>9} {:>12} {:>9} {:>12}",
-        "phase", "batch", "examples", "mean tokens", "seconds", "examples/s"
+        "f32 matmul rate at the model's shapes: {:.1} GFLOP/s; {:.1} M matmul weights per token",
+        report.matmul_gflops,
+        report.matmul_weights as f64 / 1e6
     );
     println!(
-        "{:<10} {:>6} {:>9} {:>12.1} {:>9.1} {:>12.2}",
-        "train",
-        report.batch_size,
-        report.train_examples,
-        report.train_mean_tokens,
-        report.train_seconds,
-        report.train_examples_per_s
+        "{:<10} {:>6} {:>9} {:>12} {:>9} {:>12} {:>9} {:>8}",
+        "phase", "batch", "examples", "mean tokens", "seconds", "examples/s", "GFLOP/s", "of peak"
     );
-    println!(
-        "{:<10} {:>6} {:>9} {:>12.1} {:>9.1} {:>12.2}",
-        "eval",
-        report.eval_batch_size,
-        report.eval_examples,
-        report.eval_mean_tokens,
-        report.eval_seconds,
-        report.eval_examples_per_s
-    );
+    let phases = [
+        (
+            "train",
+            report.batch_size,
+            report.train_examples,
+            report.train_mean_tokens,
+            report.train_seconds,
+            report.train_examples_per_s,
+            report.train_gflops,
+        ),
+        (
+            "eval",
+            report.eval_batch_size,
+            report.eval_examples,
+            report.eval_mean_tokens,
+            report.eval_seconds,
+            report.eval_examples_per_s,
+            report.eval_gflops,
+        ),
+    ];
+    for (phase, batch, examples, tokens, seconds, per_s, gflops) in phases {
+        println!(
+            "{phase:<10} {batch:>6} {examples:>9} {tokens:>12.1} {seconds:>9.1} {per_s:>12.2} \
+             {gflops:>9.1} {:>7.0}%",
+            100.0 * gflops / report.matmul_gflops
+        );
+    }
 }
 
 fn rayon_threads(configured: usize) -> usize {

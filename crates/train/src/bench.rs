@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
+use crate::matmul_rate::{example_flops, matmul_gflops};
 use crate::on_threads;
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::{Cursor, DataOrder};
@@ -83,6 +84,15 @@ pub struct BenchReport {
     pub eval_seconds: f64,
     /// Evaluation examples per second (forward only).
     pub eval_examples_per_s: f64,
+    /// Matmul weights an input token goes through (the parameters outside the token
+    /// embedding; the head is scored on the verbalizer rows only).
+    pub matmul_weights: usize,
+    /// The machine's f32 matmul rate at the model's shapes, GFLOP/s.
+    pub matmul_gflops: f64,
+    /// Training matmul rate achieved, GFLOP/s (`4 · weights · tokens` per example).
+    pub train_gflops: f64,
+    /// Evaluation matmul rate achieved, GFLOP/s (`2 · weights · tokens` per example).
+    pub eval_gflops: f64,
 }
 
 /// Loads the config's model and data and times its training step and its evaluation.
@@ -98,6 +108,9 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
         if task.train.is_empty() {
             return Err(TrainError::NoTrainingData);
         }
+        let embedding = model.backbone.vocab_size() * model.backbone.hidden_size();
+        let matmul_weights = model.backbone.num_params() - embedding;
+        let matmul_gflops = matmul_gflops(&model.backbone.activation_shape(), &options.device);
         let prompt =
             task.initial_prompt(config, &model.backbone, &model.tokenizer, &train_device)?;
         let mut model = PromptTuned::new(model.backbone, prompt)?.with_placement(options.placement);
@@ -168,6 +181,14 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
             eval_mean_tokens: eval_tokens as f64 / dev.len().max(1) as f64,
             eval_seconds,
             eval_examples_per_s: dev.len() as f64 / eval_seconds.max(1e-9),
+            matmul_weights,
+            matmul_gflops,
+            train_gflops: example_flops(matmul_weights, train_tokens as f64, true)
+                / train_seconds.max(1e-9)
+                / 1e9,
+            eval_gflops: example_flops(matmul_weights, eval_tokens as f64, false)
+                / eval_seconds.max(1e-9)
+                / 1e9,
         })
     })
 }

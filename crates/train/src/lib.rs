@@ -15,6 +15,7 @@ pub mod durable;
 mod error;
 pub mod evaluate;
 pub mod lock;
+mod matmul_rate;
 pub mod memory;
 pub mod metrics;
 mod optim;

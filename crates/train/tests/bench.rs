@@ -1,5 +1,6 @@
 //! `bench` on the real SmolLM2 with synthetic inputs: every timed example has exactly the asked
-//! number of tokens, both prompt placements run, and the report's counts add up.
+//! number of tokens, both prompt placements run, and the report's counts and matmul rates add
+//! up.
 
 mod common;
 
@@ -37,5 +38,11 @@ fn synthetic_inputs_have_the_asked_length_with_either_placement() {
         assert_eq!(report.train_mean_tokens, 7.0);
         assert_eq!(report.eval_mean_tokens, 7.0);
         assert!(report.train_examples_per_s > 0.0 && report.eval_examples_per_s > 0.0);
+        // 30 blocks of q, k, v, o and the three feed-forward matrices, plus the norms.
+        assert_eq!(report.matmul_weights, 106_203_456);
+        assert!(report.matmul_gflops > 0.0 && report.train_gflops > 0.0);
+        let train_flops = 4.0 * 106_203_456.0 * 4.0 * 7.0;
+        let rate = train_flops / report.train_seconds / 1e9;
+        assert!((report.train_gflops - rate).abs() < 1e-6 * rate);
     }
 }
