@@ -146,6 +146,21 @@ mod tests {
     }
 
     #[test]
+    fn a_task_file_with_a_broken_template_names_the_file() {
+        let task = task(
+            "{sentence",
+            serde_json::json!({"label_words": [[" a"], [" b"]]}),
+        );
+        let err = task_experiment(&task, Path::new("x/prompt_task.json"), Path::new("d"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("x/prompt_task.json is not a valid prompt task file (its template): "),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_task_file_without_label_words_names_the_file() {
         let task = task("{sentence}{mask}", serde_json::json!({"words": []}));
         let err = task_experiment(&task, Path::new("x/prompt_task.json"), Path::new("d"), &[])

@@ -32,47 +32,62 @@ pub struct ActivationShape {
     pub shared_prefix: bool,
 }
 
-/// Floats kept per token and layer by a training step, as (d multiples x 2, ffn multiples).
-const TRAIN_PER_TOKEN: (usize, usize) = (13, 4);
-/// Floats kept per attention score and layer by a training step.
-const TRAIN_PER_SCORE: usize = 3;
-/// Floats live per token (one layer at a time) in a forward without gradients.
-const INFER_PER_TOKEN: (usize, usize) = (4, 2);
-/// Floats live per attention score in a forward without gradients.
-const INFER_PER_SCORE: usize = 1;
+/// Floats of one layer's activations, as multiples of the shapes.
+struct Counts {
+    /// Per token, times the width `d`.
+    per_d: f64,
+    /// Per token, times the feed-forward width.
+    per_ffn: f64,
+    /// Per attention score (query head × key).
+    per_score: f64,
+}
+
+/// What a training step keeps per layer for its backward.
+const TRAINING: Counts = Counts {
+    per_d: 6.5,
+    per_ffn: 4.0,
+    per_score: 3.0,
+};
+/// What a forward without gradients holds at once (one layer at a time).
+const INFERENCE: Counts = Counts {
+    per_d: 2.0,
+    per_ffn: 2.0,
+    per_score: 1.0,
+};
 
 impl ActivationShape {
     /// Bytes a training step keeps for its backward: `batch` rows of `len` tokens behind
     /// `prompt` prompt rows.
     pub fn training_bytes(&self, batch: usize, len: usize, prompt: usize) -> u64 {
-        let per_layer = self.per_layer_floats(batch, len, prompt, TRAIN_PER_TOKEN, TRAIN_PER_SCORE);
-        per_layer * self.layers as u64 * self.float_bytes as u64
+        self.bytes(batch, len, prompt, &TRAINING, self.layers)
     }
 
     /// Peak bytes of a forward without gradients over the same input.
     pub fn inference_bytes(&self, batch: usize, len: usize, prompt: usize) -> u64 {
-        self.per_layer_floats(batch, len, prompt, INFER_PER_TOKEN, INFER_PER_SCORE)
-            * self.float_bytes as u64
+        self.bytes(batch, len, prompt, &INFERENCE, 1)
     }
 
-    /// Floats of one layer: every row's tokens (the prompt copied into each row, or encoded
-    /// once as a batch of one when it is shared) and their attention scores over all keys.
-    fn per_layer_floats(
+    /// Bytes of `layers` layers' `counts`: every row's tokens (the prompt copied into each row,
+    /// or encoded once as a batch of one when it is shared) and their attention scores over
+    /// all keys.
+    fn bytes(
         &self,
         batch: usize,
         len: usize,
         prompt: usize,
-        (half_d, ffn): (usize, usize),
-        per_score: usize,
+        counts: &Counts,
+        layers: usize,
     ) -> u64 {
         let (rows, prefix) = if self.shared_prefix {
             (batch * len, prompt)
         } else {
             (batch * (prompt + len), 0)
         };
-        let per_token = (half_d * self.hidden / 2 + ffn * self.ffn) as u64;
-        let scores = (rows * (prompt + len) + prefix * prompt) as u64;
-        (rows + prefix) as u64 * per_token + scores * (self.heads * per_score) as u64
+        let per_token = counts.per_d * self.hidden as f64 + counts.per_ffn * self.ffn as f64;
+        let scores = (rows * (prompt + len) + prefix * prompt) as f64;
+        let floats =
+            (rows + prefix) as f64 * per_token + scores * self.heads as f64 * counts.per_score;
+        (floats * (layers * self.float_bytes) as f64) as u64
     }
 }
 

@@ -117,12 +117,11 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         tidied,
     } = if options.resume {
         let shape = [config.prompt.length, backbone.hidden_size()];
-        let (dir, seed) = (&run_dir, config.seed);
         resume(
-            dir,
+            &run_dir,
             &checkpoints,
             shape,
-            seed,
+            config.seed,
             optimizer,
             scheduler,
             &train_device,
