@@ -3,6 +3,7 @@
 use burn::tensor::{Bool, Int, Tensor};
 
 use crate::activation_memory::ActivationShape;
+use crate::prefix::{PrefixCache, RowPrefixes, encode_behind_in_every_row};
 
 /// A frozen transformer that prompt tuning drives.
 ///
@@ -35,6 +36,24 @@ pub trait Backbone {
         attention_mask: Tensor<2, Bool>,
     ) -> Tensor<3> {
         encode_prefix_in_every_row(self, prefix, embeds, attention_mask)
+    }
+    /// What to keep of a prefix `[P, d]` (a trained prompt) to score any number of batches
+    /// behind it without computing it again. The default keeps the rows, which are then encoded
+    /// with every row; a causal backbone keeps each layer's keys and values.
+    fn cache_prefix(&self, prefix: Tensor<2>) -> PrefixCache {
+        PrefixCache::rows_only(prefix)
+    }
+    /// Runs the transformer over rows `[B, L, d]`, each behind its own cached prefix (rows of
+    /// different tasks can share a batch), and returns the rows' final hidden states
+    /// `[B, L, d]`; a row behind a prefix of `P` rows starts at position `P`. Gives what
+    /// [`Backbone::encode_with_prefix`] gives for each row's prefix.
+    fn encode_behind(
+        &self,
+        prefixes: &RowPrefixes,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        encode_behind_in_every_row(self, prefixes, embeds, attention_mask)
     }
     /// Scores hidden states `[N, d]` against the given vocabulary rows only: `[N, C]`.
     /// This is the head restricted to the verbalizer's tokens; it never touches the rest of

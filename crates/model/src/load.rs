@@ -16,6 +16,7 @@ use crate::error::ModelError;
 use crate::family::ModelFamily;
 use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
+use crate::prefix::{PrefixCache, RowPrefixes};
 use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
 use crate::{Bert, Llama};
 
@@ -118,6 +119,19 @@ impl Backbone for AnyBackbone {
         attention_mask: Tensor<2, Bool>,
     ) -> Tensor<3> {
         each_family!(self, m => m.encode_with_prefix(prefix, embeds, attention_mask))
+    }
+
+    fn cache_prefix(&self, prefix: Tensor<2>) -> PrefixCache {
+        each_family!(self, m => m.cache_prefix(prefix))
+    }
+
+    fn encode_behind(
+        &self,
+        prefixes: &RowPrefixes,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        each_family!(self, m => m.encode_behind(prefixes, embeds, attention_mask))
     }
 
     fn vocab_logits(&self, hidden: Tensor<2>, token_ids: Tensor<1, Int>) -> Tensor<2> {

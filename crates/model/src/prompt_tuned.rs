@@ -7,6 +7,7 @@ use prompt_data::Verbalizer;
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::{Backbone, encode_prefix_in_every_row};
+use crate::prefix::{PrefixCache, RowPrefixes};
 use crate::soft_prompt::{PromptError, SoftPrompt, at_least_f32};
 
 /// A verbalizer's vocabulary rows as tensors: class `c` scores
@@ -48,6 +49,14 @@ impl ClassTokens {
     /// Number of classes `C`.
     pub fn num_classes(&self) -> usize {
         self.num_classes
+    }
+
+    /// Class scores `[N, C]` of hidden states `[N, d]` at the answer slots: the verbalizer's
+    /// vocabulary rows only (the rest of the vocabulary is never computed).
+    pub fn scores<B: Backbone>(&self, backbone: &B, hidden: Tensor<2>) -> Tensor<2> {
+        let logits = backbone.vocab_logits(hidden, self.ids.clone());
+        let weights = self.weights.clone().cast(logits.dtype());
+        at_least_f32(logits.matmul(weights))
     }
 
     /// The vocabulary id each class label maps to for the full-vocabulary loss (the first
@@ -119,8 +128,6 @@ impl<B: Backbone + Module> PromptTuned<B> {
         mask: Tensor<2, Bool>,
         answer_pos: Tensor<1, Int>,
     ) -> Tensor<2> {
-        let [batch, _] = ids.dims();
-        let d = self.backbone.hidden_size();
         let embeds = self.backbone.embed_tokens(ids);
         // An empty prompt is the template alone (the paper's "prompt design" baseline).
         // The prompt enters the backbone in the backbone's float type (bf16, f32 or f64).
@@ -132,8 +139,18 @@ impl<B: Backbone + Module> PromptTuned<B> {
                 encode_prefix_in_every_row(&self.backbone, prompt, embeds, mask)
             }
         };
-        let slot = answer_pos.reshape([batch, 1, 1]).expand([batch, 1, d]);
-        hidden.gather(1, slot).reshape([batch, d])
+        at_answer(hidden, answer_pos)
+    }
+
+    /// The prompt prepared to score any number of batches without gradients: with
+    /// [`PromptPlacement::SharedPrefix`] a causal backbone computes its keys and values once;
+    /// with [`PromptPlacement::EveryRow`] its rows are encoded with every row.
+    pub fn cached_prompt(&self) -> PrefixCache {
+        let prompt = self.prompt.values();
+        match self.placement {
+            PromptPlacement::SharedPrefix => self.backbone.cache_prefix(prompt),
+            PromptPlacement::EveryRow => PrefixCache::rows_only(prompt),
+        }
     }
 
     /// Class scores `[B, C]`: the verbalizer's vocabulary rows at each answer slot (the rest of
@@ -145,10 +162,7 @@ impl<B: Backbone + Module> PromptTuned<B> {
         answer_pos: Tensor<1, Int>,
         classes: &ClassTokens,
     ) -> Tensor<2> {
-        let hidden = self.answer_hidden(ids, mask, answer_pos);
-        let logits = self.backbone.vocab_logits(hidden, classes.ids.clone());
-        let weights = classes.weights.clone().cast(logits.dtype());
-        at_least_f32(logits.matmul(weights))
+        classes.scores(&self.backbone, self.answer_hidden(ids, mask, answer_pos))
     }
 
     /// Logits over the whole vocabulary at each answer slot `[B, V]` (the full-vocabulary loss
@@ -171,4 +185,24 @@ impl<B: Backbone + Module> PromptTuned<B> {
             .mean()
             .neg()
     }
+}
+
+/// Final hidden states at each row's answer slot `[B, d]`, each row of `ids` `[B, L]` behind its
+/// own cached prefix (rows of several tasks, or several prompts of one task, in one batch).
+pub fn answer_hidden_behind<B: Backbone>(
+    backbone: &B,
+    prefixes: &RowPrefixes,
+    ids: Tensor<2, Int>,
+    mask: Tensor<2, Bool>,
+    answer_pos: Tensor<1, Int>,
+) -> Tensor<2> {
+    let hidden = backbone.encode_behind(prefixes, backbone.embed_tokens(ids), mask);
+    at_answer(hidden, answer_pos)
+}
+
+/// The hidden state `[B, d]` at each row's answer position `[B]` of `hidden` `[B, L, d]`.
+fn at_answer(hidden: Tensor<3>, answer_pos: Tensor<1, Int>) -> Tensor<2> {
+    let [batch, _, d] = hidden.dims();
+    let slot = answer_pos.reshape([batch, 1, 1]).expand([batch, 1, d]);
+    hidden.gather(1, slot).reshape([batch, d])
 }

@@ -5,7 +5,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use prompt_data::{Encoded, PromptBatch, PromptBatcher, sorted_batches};
-use prompt_model::{Backbone, ClassTokens, PromptTuned};
+use prompt_model::{Backbone, ClassTokens, PromptTuned, RowPrefixes, answer_hidden_behind};
 
 /// The result of an evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +50,10 @@ fn int_values<const D: usize>(t: Tensor<D, Int>) -> Vec<i64> {
 }
 
 /// Evaluates `model` on `examples` in batches of `batch_size` (sorted by length to pad
-/// little). `model` and `classes` must live on `device`; an autodiff model should be passed
-/// through [`Module::valid`] first so no graph is recorded.
+/// little). The prompt is prepared once ([`PromptTuned::cached_prompt`]: a causal backbone
+/// computes its keys and values once for all batches). `model` and `classes` must live on
+/// `device`; an autodiff model should be passed through [`Module::valid`] first so no graph
+/// is recorded.
 pub fn evaluate<B: Backbone + Module>(
     model: &PromptTuned<B>,
     classes: &ClassTokens,
@@ -60,6 +62,7 @@ pub fn evaluate<B: Backbone + Module>(
     pad_id: u32,
     device: &Device,
 ) -> Evaluation {
+    let prompt = model.cached_prompt();
     let lengths: Vec<usize> = examples.iter().map(|e| e.ids.len()).collect();
     let batches = sorted_batches(&lengths, batch_size.max(1)).expect("batch size is at least 1");
     let batcher = PromptBatcher { pad_id };
@@ -69,7 +72,15 @@ pub fn evaluate<B: Backbone + Module>(
         let items: Vec<Encoded> = indices.iter().map(|&i| examples[i].clone()).collect();
         let batch = batcher.batch(items, device);
         let labels = batch.labels.clone();
-        let (loss, scores) = score_batch(model, classes, batch);
+        let hidden = answer_hidden_behind(
+            &model.backbone,
+            &RowPrefixes::same(&prompt, indices.len()),
+            batch.ids,
+            batch.mask,
+            batch.answer_pos,
+        );
+        let scores = classes.scores(&model.backbone, hidden);
+        let loss = PromptTuned::<B>::loss(scores.clone(), labels.clone());
         loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
         let (predicted, right) = predictions(scores, labels);
         correct += right;

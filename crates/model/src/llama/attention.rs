@@ -6,7 +6,8 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
-use super::rope::Rope;
+use super::rope::Rotation;
+use crate::prefix::LayerKv;
 
 /// Self-attention where each key/value head serves `num_heads / num_kv_heads` query heads.
 #[derive(Module, Debug)]
@@ -28,63 +29,75 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x` `[B, T, d]` at positions `0..T`; `blocked` `[B, 1, T, T]` is `true` where a query
+    /// `x` `[B, T, d]` rotated by `rotation`; `blocked` `[B, 1, T, T]` is `true` where a query
     /// may not see a key.
-    pub fn forward(&self, x: Tensor<3>, rope: &Rope, blocked: Tensor<4, Bool>) -> Tensor<3> {
-        let (q, k, v) = self.project(x, rope, 0);
-        self.attend(q, k, v, blocked)
+    pub fn forward(&self, x: Tensor<3>, rotation: &Rotation, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        self.forward_keeping_kv(x, rotation, blocked).0
     }
 
-    /// A prefix `p` `[1, P, d]` shared by every row, then the rows `x` `[B, L, d]` at positions
-    /// `P..P + L`: the prefix is projected once and its keys/values are shared by all rows.
+    /// [`Attention::forward`] that also returns the keys and values it computed (`[B, Hkv, T,
+    /// hd]`, before the heads are shared), for rows that will attend to them later.
+    pub fn forward_keeping_kv(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        blocked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, LayerKv) {
+        let (q, keys, values) = self.project(x, rotation);
+        let attended = self.attend(q, keys.clone(), values.clone(), blocked);
+        (attended, LayerKv { keys, values })
+    }
+
+    /// A prefix `p` `[1, P, d]` shared by every row, then the rows `x` `[B, L, d]` after it:
+    /// the prefix is projected once and its keys/values are shared by all rows.
     /// `prefix_blocked` is `[1, 1, P, P]`, `rows_blocked` `[B, 1, L, P + L]`.
     pub fn forward_prefixed(
         &self,
         p: Tensor<3>,
         x: Tensor<3>,
-        rope: &Rope,
+        rotations: [&Rotation; 2],
         prefix_blocked: Tensor<4, Bool>,
         rows_blocked: Tensor<4, Bool>,
     ) -> (Tensor<3>, Tensor<3>) {
         let [b, _, _] = x.dims();
-        let prefix_len = p.dims()[1];
-        let (qp, kp, vp) = self.project(p, rope, 0);
-        let (qx, kx, vx) = self.project(x, rope, prefix_len);
-        let shared = |t: &Tensor<4>| {
+        let (attended_prefix, prefix) = self.forward_keeping_kv(p, rotations[0], prefix_blocked);
+        let shared = |t: Tensor<4>| {
             let [_, h, len, hd] = t.dims();
-            t.clone().expand([b, h, len, hd])
+            t.expand([b, h, len, hd])
         };
-        let keys = Tensor::cat(vec![shared(&kp), kx], 2);
-        let values = Tensor::cat(vec![shared(&vp), vx], 2);
-        (
-            self.attend(qp, kp, vp, prefix_blocked),
-            self.attend(qx, keys, values, rows_blocked),
-        )
+        let rows = self.behind(x, rotations[1], shared(prefix.keys), shared(prefix.values), rows_blocked);
+        (attended_prefix, rows)
     }
 
-    /// Rotated queries `[B, H, T, hd]` and keys, and values, both `[B, H, T, hd]` after
-    /// sharing the key/value heads, for `x` `[B, T, d]` at positions `offset..offset + T`.
-    fn project(
+    /// Rows `x` `[B, L, d]` behind prefixes whose keys and values are given per row
+    /// (`[B, Hkv, P, hd]`); `blocked` is `[B, 1, L, P + L]`.
+    pub fn behind(
         &self,
         x: Tensor<3>,
-        rope: &Rope,
-        offset: usize,
-    ) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
-        let [b, t, _] = x.dims();
-        let heads = |y: Tensor<3>, n: usize| y.reshape([b, t, n, self.head_dim]).swap_dims(1, 2);
-        let q = rope.apply(
-            heads(self.q_proj.forward(x.clone()), self.num_heads),
-            offset,
-        );
-        let k = rope.apply(
-            heads(self.k_proj.forward(x.clone()), self.num_kv_heads),
-            offset,
-        );
-        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
-        (q, self.share_kv(k), self.share_kv(v))
+        rotation: &Rotation,
+        prefix_keys: Tensor<4>,
+        prefix_values: Tensor<4>,
+        blocked: Tensor<4, Bool>,
+    ) -> Tensor<3> {
+        let (q, k, v) = self.project(x, rotation);
+        let keys = Tensor::cat(vec![prefix_keys, k], 2);
+        let values = Tensor::cat(vec![prefix_values, v], 2);
+        self.attend(q, keys, values, blocked)
     }
 
-    /// Scaled dot-product attention and the output projection: `[B, T, d]`.
+    /// Rotated queries `[B, H, T, hd]`, rotated keys and values `[B, Hkv, T, hd]` for `x`
+    /// `[B, T, d]`.
+    fn project(&self, x: Tensor<3>, rotation: &Rotation) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, t, _] = x.dims();
+        let heads = |y: Tensor<3>, n: usize| y.reshape([b, t, n, self.head_dim]).swap_dims(1, 2);
+        let q = rotation.apply(heads(self.q_proj.forward(x.clone()), self.num_heads));
+        let k = rotation.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
+        let v = heads(self.v_proj.forward(x), self.num_kv_heads);
+        (q, k, v)
+    }
+
+    /// Scaled dot-product attention (key/value heads shared by their query groups) and the
+    /// output projection: `[B, T, d]`.
     fn attend(
         &self,
         q: Tensor<4>,
@@ -97,8 +110,8 @@ impl Attention {
         let blocked = blocked.expand([b, h, t, keys]);
         let context = attention(
             q,
-            k,
-            v,
+            self.share_kv(k),
+            self.share_kv(v),
             Some(blocked),
             None,
             AttentionModuleOptions::default(),

@@ -3,13 +3,14 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, RmsNorm};
-use burn::tensor::{Bool, Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use super::attention::Attention;
 use super::mlp::Mlp;
-use super::rope::Rope;
+use super::rope::{Rope, Rotation};
 use crate::activation_memory::ActivationShape;
 use crate::backbone::Backbone;
+use crate::prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_row};
 
 /// One pre-norm decoder block: `x + attn(norm(x))`, then `x + mlp(norm(x))`.
 #[derive(Module, Debug)]
@@ -25,11 +26,23 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn forward(&self, x: Tensor<3>, rope: &Rope, blocked: Tensor<4, Bool>) -> Tensor<3> {
-        let attended =
-            self.self_attn
-                .forward(self.input_layernorm.forward(x.clone()), rope, blocked);
-        self.feed_forward(x + attended)
+    fn forward(&self, x: Tensor<3>, rotation: &Rotation, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        self.forward_keeping_kv(x, rotation, blocked).0
+    }
+
+    /// [`DecoderLayer::forward`] that also returns the layer's keys and values.
+    fn forward_keeping_kv(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        blocked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, LayerKv) {
+        let (attended, kv) = self.self_attn.forward_keeping_kv(
+            self.input_layernorm.forward(x.clone()),
+            rotation,
+            blocked,
+        );
+        (self.feed_forward(x + attended), kv)
     }
 
     /// A shared prefix `[1, P, d]` and the rows `[B, L, d]` after it (see
@@ -38,18 +51,36 @@ impl DecoderLayer {
         &self,
         p: Tensor<3>,
         x: Tensor<3>,
-        rope: &Rope,
+        rotations: [&Rotation; 2],
         prefix_blocked: Tensor<4, Bool>,
         rows_blocked: Tensor<4, Bool>,
     ) -> (Tensor<3>, Tensor<3>) {
         let (ap, ax) = self.self_attn.forward_prefixed(
             self.input_layernorm.forward(p.clone()),
             self.input_layernorm.forward(x.clone()),
-            rope,
+            rotations,
             prefix_blocked,
             rows_blocked,
         );
         (self.feed_forward(p + ap), self.feed_forward(x + ax))
+    }
+
+    /// Rows `[B, L, d]` behind cached prefix keys and values `[B, Hkv, P, hd]`.
+    fn forward_behind(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        (keys, values): (Tensor<4>, Tensor<4>),
+        blocked: Tensor<4, Bool>,
+    ) -> Tensor<3> {
+        let attended = self.self_attn.behind(
+            self.input_layernorm.forward(x.clone()),
+            rotation,
+            keys,
+            values,
+            blocked,
+        );
+        self.feed_forward(x + attended)
     }
 
     /// The residual feed-forward half of the block.
@@ -133,9 +164,10 @@ impl Backbone for Llama {
     }
 
     fn encode(&self, embeds: Tensor<3>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
+        let rotation = self.rope.at_offset(0, embeds.dims()[1]);
         let blocked = blocked_mask(attention_mask);
         let x = self.layers.iter().fold(embeds, |x, layer| {
-            layer.forward(x, &self.rope, blocked.clone())
+            layer.forward(x, &rotation, blocked.clone())
         });
         self.norm.forward(x)
     }
@@ -159,6 +191,7 @@ impl Backbone for Llama {
             ],
             3,
         );
+        let rotations = [&self.rope.at_offset(0, k), &self.rope.at_offset(k, l)];
         let (_, x) = self
             .layers
             .iter()
@@ -166,10 +199,71 @@ impl Backbone for Llama {
                 layer.forward_prefixed(
                     p,
                     x,
-                    &self.rope,
+                    rotations,
                     prefix_blocked.clone(),
                     rows_blocked.clone(),
                 )
+            });
+        self.norm.forward(x)
+    }
+
+    /// The prefix runs alone (causal attention lets it ignore what follows) and each layer's
+    /// keys and values are kept.
+    fn cache_prefix(&self, prefix: Tensor<2>) -> PrefixCache {
+        let k = prefix.dims()[0];
+        let prefix = prefix.cast(self.embed_tokens.weight.val().dtype());
+        if k == 0 {
+            return PrefixCache::rows_only(prefix);
+        }
+        let rotation = self.rope.at_offset(0, k);
+        let blocked = Tensor::<2, Bool>::tril_mask([k, k], 0, &prefix.device()).unsqueeze::<4>();
+        let mut x = prefix.clone().unsqueeze::<3>();
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let (next, kv) = layer.forward_keeping_kv(x, &rotation, blocked.clone());
+            x = next;
+            layers.push(kv);
+        }
+        PrefixCache::with_layers(prefix, layers)
+    }
+
+    /// Each row attends to its own prefix's cached keys and values (padded to the batch's
+    /// longest prefix and masked) and starts at the position after it.
+    fn encode_behind(
+        &self,
+        prefixes: &RowPrefixes,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        if !prefixes.all_cached() {
+            return encode_behind_in_every_row(self, prefixes, embeds, attention_mask);
+        }
+        let p = prefixes.max_len();
+        if p == 0 {
+            return self.encode(embeds, attention_mask);
+        }
+        let [b, l] = attention_mask.dims();
+        let device = embeds.device();
+        let positions: Vec<i64> = prefixes
+            .lengths()
+            .iter()
+            .flat_map(|&len| (len..len + l).map(|j| j as i64))
+            .collect();
+        let positions = Tensor::<2, Int>::from_data(TensorData::new(positions, [b, l]), &device);
+        let rotation = self.rope.at_positions(positions);
+        let blocked = Tensor::cat(
+            vec![
+                prefixes.valid().bool_not().reshape([b, 1, 1, p]).expand([b, 1, l, p]),
+                blocked_mask(attention_mask),
+            ],
+            3,
+        );
+        let x = self
+            .layers
+            .iter()
+            .enumerate()
+            .fold(embeds, |x, (i, layer)| {
+                layer.forward_behind(x, &rotation, prefixes.layer_kv(i), blocked.clone())
             });
         self.norm.forward(x)
     }

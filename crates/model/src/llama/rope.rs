@@ -2,7 +2,7 @@
 //! halves of each head are the two coordinates of each rotated pair).
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// Precomputed cosines and sines for every position up to the model's maximum.
 #[derive(Module, Debug)]
@@ -46,16 +46,48 @@ impl Rope {
         self.cos.dims()[0]
     }
 
-    /// Rotates `x` `[B, H, T, head_dim]` by positions `offset..offset + T`.
-    pub fn apply(&self, x: Tensor<4>, offset: usize) -> Tensor<4> {
-        let [_, _, t, head_dim] = x.dims();
-        let half = head_dim / 2;
-        let cos = self.cos.clone().narrow(0, offset, t).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, offset, t).unsqueeze::<4>();
+    /// The rotation of `t` positions `offset..offset + t`, the same for every row.
+    pub fn at_offset(&self, offset: usize, t: usize) -> Rotation {
+        Rotation {
+            cos: self.cos.clone().narrow(0, offset, t).unsqueeze::<4>(),
+            sin: self.sin.clone().narrow(0, offset, t).unsqueeze::<4>(),
+        }
+    }
+
+    /// The rotation of each row's own positions `positions` `[B, T]` (rows behind prompts of
+    /// different lengths start at different positions).
+    pub fn at_positions(&self, positions: Tensor<2, Int>) -> Rotation {
+        let [b, t] = positions.dims();
+        let head_dim = self.cos.dims()[1];
+        let rows = |table: &Tensor<2>| {
+            table
+                .clone()
+                .select(0, positions.clone().reshape([b * t]))
+                .reshape([b, 1, t, head_dim])
+        };
+        Rotation {
+            cos: rows(&self.cos),
+            sin: rows(&self.sin),
+        }
+    }
+}
+
+/// Cosines and sines for one input's positions, `[B or 1, 1, T, head_dim]`: computed once per
+/// forward and applied to the queries and keys of every layer.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+}
+
+impl Rotation {
+    /// Rotates `x` `[B, H, T, head_dim]`.
+    pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let half = x.dims()[3] / 2;
         let x1 = x.clone().narrow(3, 0, half);
         let x2 = x.clone().narrow(3, half, half);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * cos + rotated * sin
+        x * self.cos.clone() + rotated * self.sin.clone()
     }
 }
 
@@ -74,7 +106,12 @@ mod tests {
             ),
             &device,
         );
-        let y: Vec<f32> = rope.apply(x, 0).into_data().try_into_vec_as().unwrap();
+        let y: Vec<f32> = rope
+            .at_offset(0, 2)
+            .apply(x)
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
         assert_eq!(&y[..4], &[1.0, 2.0, 3.0, 4.0]);
         // Position 1, pair (x0, x2) rotated by angle 1, pair (x1, x3) by 1/100.
         let (c, s) = (1.0f32.cos(), 1.0f32.sin());
@@ -83,5 +120,25 @@ mod tests {
         let (c, s) = (0.01f32.cos(), 0.01f32.sin());
         assert!((y[5] - (2.0 * c - 4.0 * s)).abs() < 1e-6);
         assert!((y[7] - (4.0 * c + 2.0 * s)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn per_row_positions_equal_the_offset_rotation() {
+        let device = Device::flex();
+        let rope = Rope::new(4, 8, 10_000.0, &device);
+        let x = Tensor::<4>::random([2, 1, 3, 4], burn::tensor::Distribution::Default, &device);
+        let positions = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![0i64, 1, 2, 5, 6, 7], [2, 3]),
+            &device,
+        );
+        let by_row = rope.at_positions(positions).apply(x.clone());
+        for (row, offset) in [(0, 0), (1, 5)] {
+            let expected = rope.at_offset(offset, 3).apply(x.clone().narrow(0, row, 1));
+            by_row
+                .clone()
+                .narrow(0, row, 1)
+                .into_data()
+                .assert_eq(&expected.into_data(), true);
+        }
     }
 }
