@@ -5,6 +5,7 @@ mod check_reference;
 mod device;
 mod eval;
 mod fetch;
+mod predict;
 mod regress;
 mod sweep;
 mod train;
@@ -59,6 +60,9 @@ enum Command {
     /// Score a run's best prompt, a prompt folder (ours or PEFT's), or the template alone on a
     /// data file: accuracy, macro-F1, per-class precision/recall and the confusion matrix.
     Eval(eval::EvalArgs),
+    /// Classify new text with trained prompts: each --artifact is a task, --ensemble several
+    /// prompts of one task; one loaded model serves them all in shared batches.
+    Predict(predict::PredictArgs),
     /// Train and evaluate every cell of a prompt-length × init × seed grid (resumable), then
     /// write results.jsonl, a markdown table and the plot (see configs/sst2_sweep.toml).
     Sweep {
@@ -152,6 +156,7 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
             overrides,
         } => train::run(&config, resume, &overrides, device),
         Command::Eval(args) => eval::run(&args, &device),
+        Command::Predict(args) => predict::run(&args, &device),
         Command::Sweep { config } => sweep::run(&config, &device),
         Command::Regress {
             config,

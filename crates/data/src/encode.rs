@@ -104,6 +104,15 @@ pub struct Encoded {
     pub label: usize,
 }
 
+/// How much encoding shortened an example's text to fit the model's positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Truncation {
+    /// Tokens the whole example takes (special tokens included, prompt not).
+    pub tokens: usize,
+    /// Tokens kept.
+    pub kept: usize,
+}
+
 /// Renders and tokenizes examples for one template and model.
 #[derive(Debug, Clone)]
 pub struct Encoder {
@@ -185,6 +194,16 @@ impl Encoder {
     /// Renders and tokenizes one example, shortening its text fields (longest first, at token
     /// boundaries) until it fits the budget.
     pub fn encode(&self, example: &Example) -> Result<Encoded, DataError> {
+        self.encode_noting_truncation(example)
+            .map(|(encoded, _)| encoded)
+    }
+
+    /// [`Encoder::encode`], also saying whether the text was shortened to fit and from how many
+    /// tokens.
+    pub fn encode_noting_truncation(
+        &self,
+        example: &Example,
+    ) -> Result<(Encoded, Option<Truncation>), DataError> {
         let mut fields = BTreeMap::new();
         for name in self.template.fields() {
             let value = example
@@ -196,9 +215,11 @@ impl Encoder {
                 })?;
             fields.insert(name.to_string(), value.clone());
         }
+        let mut full_len = None;
         loop {
             let (rendered, encoding) = self.tokenize(&fields)?;
             let total = self.total_len(&encoding);
+            let tokens = *full_len.get_or_insert(total);
             if total <= self.budget() {
                 let answer_pos = self.answer_pos(&rendered, &encoding)?;
                 let special = &self.config.special_tokens;
@@ -206,11 +227,16 @@ impl Encoder {
                 ids.extend_from_slice(&special.prefix);
                 ids.extend_from_slice(encoding.get_ids());
                 ids.extend_from_slice(&special.suffix);
-                return Ok(Encoded {
+                let truncation = (tokens > total).then_some(Truncation {
+                    tokens,
+                    kept: total,
+                });
+                let encoded = Encoded {
                     ids,
                     answer_pos,
                     label: example.label,
-                });
+                };
+                return Ok((encoded, truncation));
             }
             let (name, text) = shorten_longest_field(&rendered, &encoding, total - self.budget())
                 .ok_or_else(|| self.too_long(&encoding))?;
@@ -487,6 +513,21 @@ mod tests {
             [id("good"), id("bad"), id("good"), id("bad")]
         );
         assert_eq!(encoded.answer_pos, 9);
+        // [CLS] review : (good bad) x 20 it was [MASK] . [SEP]
+        let (_, truncation) = encoder
+            .encode_noting_truncation(&example(&long, 0))
+            .unwrap();
+        assert_eq!(
+            truncation,
+            Some(Truncation {
+                tokens: 48,
+                kept: 12
+            })
+        );
+        let (_, truncation) = encoder
+            .encode_noting_truncation(&example("good", 0))
+            .unwrap();
+        assert_eq!(truncation, None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct LoadedDataset {
     pub label_names: Vec<String>,
     /// The good rows, in file order.
     pub examples: Vec<Example>,
+    /// The line (1-based) where each of `examples` starts.
+    pub lines: Vec<usize>,
     /// Rows skipped (empty unless `skip_bad_rows` was set).
     pub skipped: Vec<SkippedRow>,
 }

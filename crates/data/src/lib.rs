@@ -27,7 +27,9 @@ pub use batch::{PromptBatch, PromptBatcher};
 pub use bucket::{
     DEFAULT_CHUNK_BATCHES, bucketed_batches, padding_ratio, shuffled_batches, sorted_batches,
 };
-pub use encode::{AnswerSlot, Encoded, Encoder, EncoderConfig, SpecialTokens, SpecialTokensSpec};
+pub use encode::{
+    AnswerSlot, Encoded, Encoder, EncoderConfig, SpecialTokens, SpecialTokensSpec, Truncation,
+};
 pub use error::{DataError, MappingProblem, error_chain};
 pub use example::{Example, LoadedDataset, SkippedRow};
 pub use paths::{

@@ -83,4 +83,77 @@ pub enum EvalError {
         /// What the parser said.
         reason: String,
     },
+    /// A task was registered without any prompt.
+    #[error("task `{task}` names no prompt folder")]
+    NoPrompts {
+        /// The task.
+        task: String,
+    },
+    /// A request names a task that is not registered.
+    #[error("unknown task `{task}`; the tasks are: {}", known.join(", "))]
+    UnknownTask {
+        /// The name asked for.
+        task: String,
+        /// The registered tasks.
+        known: Vec<String>,
+    },
+    /// An input has no text to classify.
+    #[error("the input for task `{task}` is empty: give the text to classify")]
+    EmptyInput {
+        /// The task.
+        task: String,
+    },
+    /// A plain text was given to a task whose template has several fields.
+    #[error(
+        "task `{task}` reads the fields {}: give each by name (a JSON object, or a TSV, CSV \
+         or JSONL file with those columns)",
+        fields.join(", ")
+    )]
+    InputNeedsFields {
+        /// The task.
+        task: String,
+        /// The template's fields.
+        fields: Vec<String>,
+    },
+    /// An input lacks a field of the task's template.
+    #[error("the input for task `{task}` has no field `{field}` (the task reads {})", fields.join(", "))]
+    InputMissingField {
+        /// The task.
+        task: String,
+        /// The missing field.
+        field: String,
+        /// The template's fields.
+        fields: Vec<String>,
+    },
+    /// A prompt was trained for another backbone than the one loaded.
+    #[error(
+        "{} was trained for the model {}, but the loaded model is {}: serve prompts of one \
+         model together (or pass --model)",
+        artifact.display(),
+        wanted.display(),
+        loaded.display()
+    )]
+    OtherModel {
+        /// The prompt or run folder.
+        artifact: PathBuf,
+        /// The model its config names.
+        wanted: PathBuf,
+        /// The model loaded.
+        loaded: PathBuf,
+    },
+    /// The prompts of an ensemble do not describe the same task.
+    #[error(
+        "{} and {} differ in their {what}: an ensemble's prompts must share the template, the \
+         verbalizer and the class names",
+        first.display(),
+        other.display()
+    )]
+    EnsembleMismatch {
+        /// The first prompt.
+        first: PathBuf,
+        /// The one that differs.
+        other: PathBuf,
+        /// What differs.
+        what: &'static str,
+    },
 }

@@ -4,18 +4,21 @@
 //! regression check CI runs ([`regress`]).
 #![warn(missing_docs)]
 
+mod ensemble;
 mod error;
 pub mod metrics;
+pub mod predict;
 pub mod prompt_folder;
 pub mod regress;
 pub mod report;
 pub mod score;
 pub mod sweep;
 
+pub use ensemble::{EnsembleReport, score_ensemble};
 pub use error::EvalError;
 pub use metrics::{ClassMetrics, ClassificationMetrics};
 pub use regress::{
     Baseline, CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict, verdict_table,
 };
-pub use score::{EvalReport, EvalSpec, PromptChoice, score};
+pub use score::{EvalReport, EvalSpec, PromptChoice, artifact_experiment, score};
 pub use sweep::{SweepConfig, SweepOutputs, run_sweep};

@@ -16,15 +16,17 @@ pub const DEFAULT_LABEL_FIELD: &str = "label";
 
 /// The experiment of the prompt folder whose task file is `task` (read from `task_path`) on
 /// `data`: `data.columns.text_fields` are the template's fields, `label_field` is `label`,
-/// `label_names` are the label words without their spaces (labels may be those names or class
-/// indices); the model is `model_file` in the model cache, or the default model. `overrides`
-/// change any of it.
+/// `label_names` are the task file's class names, or else the label words without their spaces
+/// (labels may be those names or class indices); the model is `model_file` in the model cache,
+/// or the default model. Without `data` (prediction reads no labelled file) the data paths name
+/// the task file and are never read. `overrides` change any of it.
 pub fn task_experiment(
     task: &PromptTask,
     task_path: &Path,
-    data: &Path,
+    data: Option<&Path>,
     overrides: &[Override],
 ) -> Result<ExperimentConfig, EvalError> {
+    let data = data.unwrap_or(task_path);
     let invalid = |what: &'static str, reason: String| EvalError::Format {
         path: task_path.to_path_buf(),
         what,
@@ -34,7 +36,7 @@ pub fn task_experiment(
         .map_err(|e| invalid("prompt task file (its template)", e.to_string()))?;
     let verbalizer = Value::try_from(&task.verbalizer)
         .map_err(|e| invalid("prompt task file (its verbalizer)", e.to_string()))?;
-    let label_names: Vec<Value> = verbalizer
+    let label_words = verbalizer
         .get("label_words")
         .and_then(Value::as_array)
         .ok_or_else(|| {
@@ -42,13 +44,17 @@ pub fn task_experiment(
                 "prompt task file",
                 "its verbalizer has no label_words".into(),
             )
-        })?
-        .iter()
-        .map(|words| {
-            let first = words.get(0).and_then(Value::as_str).unwrap_or_default();
-            Value::String(first.trim().to_string())
-        })
-        .collect();
+        })?;
+    let label_names: Vec<Value> = match &task.label_names {
+        Some(names) => names.iter().map(|n| Value::String(n.clone())).collect(),
+        None => label_words
+            .iter()
+            .map(|words| {
+                let first = words.get(0).and_then(Value::as_str).unwrap_or_default();
+                Value::String(first.trim().to_string())
+            })
+            .collect(),
+    };
     let text_fields = template
         .fields()
         .map(|f| Value::String(f.to_string()))
@@ -95,6 +101,7 @@ mod tests {
         PromptTask {
             template: template.into(),
             verbalizer,
+            label_names: None,
             model_file: Some("SmolLM2-135M-Instruct.Q4_1.gguf".into()),
             init: None,
         }
@@ -109,7 +116,7 @@ mod tests {
         let config = task_experiment(
             &task,
             Path::new("p/prompt_task.json"),
-            Path::new("d.csv"),
+            Some(Path::new("d.csv")),
             &[],
         )
         .unwrap();
@@ -125,6 +132,22 @@ mod tests {
     }
 
     #[test]
+    fn class_names_come_from_the_task_file_when_it_has_them() {
+        let task = PromptTask {
+            label_names: Some(vec!["negative".into(), "positive".into()]),
+            ..task(
+                "{sentence} It was{mask}",
+                serde_json::json!({"label_words": [[" bad"], [" good"]]}),
+            )
+        };
+        let path = Path::new("p/prompt_task.json");
+        let config = task_experiment(&task, path, None, &[]).unwrap();
+        assert_eq!(config.data.columns.label_names, ["negative", "positive"]);
+        // Without data the paths name the task file, which prediction never reads as data.
+        assert_eq!(config.data.dev, path);
+    }
+
+    #[test]
     fn set_changes_the_columns() {
         let task = task(
             "{review} Overall:{mask}",
@@ -137,7 +160,7 @@ mod tests {
         let config = task_experiment(
             &task,
             Path::new("prompt_task.json"),
-            Path::new("d.tsv"),
+            Some(Path::new("d.tsv")),
             &set,
         )
         .unwrap();
@@ -151,7 +174,7 @@ mod tests {
             "{sentence",
             serde_json::json!({"label_words": [[" a"], [" b"]]}),
         );
-        let err = task_experiment(&task, Path::new("x/prompt_task.json"), Path::new("d"), &[])
+        let err = task_experiment(&task, Path::new("x/prompt_task.json"), None, &[])
             .unwrap_err()
             .to_string();
         assert!(
@@ -163,7 +186,7 @@ mod tests {
     #[test]
     fn a_task_file_without_label_words_names_the_file() {
         let task = task("{sentence}{mask}", serde_json::json!({"words": []}));
-        let err = task_experiment(&task, Path::new("x/prompt_task.json"), Path::new("d"), &[])
+        let err = task_experiment(&task, Path::new("x/prompt_task.json"), None, &[])
             .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -51,13 +51,8 @@ pub struct EvalSpec {
 }
 
 impl EvalSpec {
-    /// What `cargo xtask eval --artifact DIR` scores. `DIR` is a run folder (written by
-    /// `cargo xtask train`: its config and best prompt) or a prompt folder (PEFT layout,
-    /// written here or by PEFT), which takes its template and verbalizer from its
-    /// `prompt_task.json` (from `config` when it has none, as PEFT's) and its data, columns and
-    /// model from `config`; without `config`, from `data` with the columns of
-    /// [`task_experiment`](crate::prompt_folder::task_experiment). `config` given with a run
-    /// folder replaces the run's own. `overrides` apply last.
+    /// What `cargo xtask eval --artifact DIR` scores: [`artifact_experiment`] on `data`, which
+    /// a prompt folder without `config` must name.
     pub fn for_artifact(
         artifact: &Path,
         config: Option<&Path>,
@@ -65,51 +60,14 @@ impl EvalSpec {
         zero_shot: bool,
         overrides: &[Override],
     ) -> Result<Self, EvalError> {
-        let run = RunDir::new(artifact);
-        if run.config().is_file() {
-            let config = ExperimentConfig::load(config.unwrap_or(&run.config()), overrides)?;
-            let prompt = if zero_shot {
-                PromptChoice::ZeroShot
-            } else if run.best().is_dir() {
-                PromptChoice::Saved(run.best())
-            } else {
-                return Err(EvalError::NoBestPrompt { path: run.best() });
-            };
-            return Ok(Self::new(config, prompt, data));
-        }
-        if !artifact.join(prompt_file::CONFIG_FILE).is_file() {
-            return Err(EvalError::NotAnArtifact {
+        let is_prompt_folder = !RunDir::new(artifact).config().is_file()
+            && artifact.join(prompt_file::TASK_FILE).is_file();
+        if is_prompt_folder && config.is_none() && data.is_none() {
+            return Err(EvalError::PromptFolderNeedsData {
                 path: artifact.to_path_buf(),
             });
         }
-        let saved = SavedPrompt::load(artifact)?;
-        let task_path = artifact.join(prompt_file::TASK_FILE);
-        let config = match (config, &saved.task, data) {
-            (Some(config), task, _) => {
-                let mut all = match task {
-                    Some(task) => task_overrides(task, &task_path)?,
-                    None => Vec::new(),
-                };
-                all.extend_from_slice(overrides);
-                ExperimentConfig::load(config, &all)?
-            }
-            (None, None, _) => {
-                return Err(EvalError::PromptFolderNeedsConfig {
-                    path: artifact.to_path_buf(),
-                });
-            }
-            (None, Some(_), None) => {
-                return Err(EvalError::PromptFolderNeedsData {
-                    path: artifact.to_path_buf(),
-                });
-            }
-            (None, Some(task), Some(data)) => task_experiment(task, &task_path, data, overrides)?,
-        };
-        let prompt = if zero_shot {
-            PromptChoice::ZeroShot
-        } else {
-            PromptChoice::Saved(artifact.to_path_buf())
-        };
+        let (config, prompt) = artifact_experiment(artifact, config, data, zero_shot, overrides)?;
         Ok(Self::new(config, prompt, data))
     }
 
@@ -130,6 +88,63 @@ impl EvalSpec {
             limit: None,
         }
     }
+}
+
+/// The experiment and prompt an artifact folder stands for. `artifact` is a run folder
+/// (written by `cargo xtask train`: its config and best prompt) or a prompt folder (PEFT
+/// layout, written here or by PEFT), which takes its template and verbalizer from its
+/// `prompt_task.json` (from `config` when it has none, as PEFT's) and its data, columns and
+/// model from `config`; without `config`, from `data` with the columns of
+/// [`task_experiment`](crate::prompt_folder::task_experiment) (no data: prediction). `config`
+/// given with a run folder replaces the run's own. `overrides` apply last.
+pub fn artifact_experiment(
+    artifact: &Path,
+    config: Option<&Path>,
+    data: Option<&Path>,
+    zero_shot: bool,
+    overrides: &[Override],
+) -> Result<(ExperimentConfig, PromptChoice), EvalError> {
+    let run = RunDir::new(artifact);
+    if run.config().is_file() {
+        let config = ExperimentConfig::load(config.unwrap_or(&run.config()), overrides)?;
+        let prompt = if zero_shot {
+            PromptChoice::ZeroShot
+        } else if run.best().is_dir() {
+            PromptChoice::Saved(run.best())
+        } else {
+            return Err(EvalError::NoBestPrompt { path: run.best() });
+        };
+        return Ok((config, prompt));
+    }
+    if !artifact.join(prompt_file::CONFIG_FILE).is_file() {
+        return Err(EvalError::NotAnArtifact {
+            path: artifact.to_path_buf(),
+        });
+    }
+    let saved = SavedPrompt::load(artifact)?;
+    let task_path = artifact.join(prompt_file::TASK_FILE);
+    let config = match (config, &saved.task) {
+        (Some(config), task) => {
+            let mut all = match task {
+                Some(task) => task_overrides(task, &task_path)?,
+                None => Vec::new(),
+            };
+            all.extend_from_slice(overrides);
+            ExperimentConfig::load(config, &all)?
+        }
+        (None, None) => {
+            return Err(EvalError::PromptFolderNeedsConfig {
+                path: artifact.to_path_buf(),
+            });
+        }
+        (None, Some(task)) => task_experiment(task, &task_path, data, overrides)?,
+    };
+    let prompt = if zero_shot {
+        PromptChoice::ZeroShot
+    } else {
+        PromptChoice::Saved(artifact.to_path_buf())
+    };
+    Ok((config, prompt))
 }
 
 /// The template and verbalizer of a prompt's `prompt_task.json` (at `path`) as config
@@ -294,6 +309,7 @@ mod tests {
         let placeholder = PromptTask {
             template: String::new(),
             verbalizer: serde_json::Value::Null,
+            label_names: None,
             model_file: None,
             init: None,
         };
@@ -330,6 +346,7 @@ mod tests {
         let task = PromptTask {
             template: "{sentence}{mask}".to_string(),
             verbalizer: serde_json::Value::Null,
+            label_names: None,
             model_file: None,
             init: None,
         };
@@ -352,6 +369,7 @@ mod tests {
         let task = PromptTask {
             template: "Review: {sentence}\nSentiment:{mask}".to_string(),
             verbalizer: serde_json::json!({"label_words": [[" bad"], [" good"]]}),
+            label_names: None,
             model_file: None,
             init: None,
         };

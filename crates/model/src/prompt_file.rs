@@ -112,6 +112,9 @@ pub struct PromptTask {
     pub template: String,
     /// The verbalizer (label words per class).
     pub verbalizer: serde_json::Value,
+    /// The class names, in the verbalizer's order (predictions are reported by these names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_names: Option<Vec<String>>,
     /// The file name of the backbone the prompt was trained on (e.g. the GGUF file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_file: Option<String>,

@@ -23,6 +23,7 @@ fn task() -> PromptTask {
     PromptTask {
         template: "Review: {sentence}\nSentiment:".to_string(),
         verbalizer: serde_json::json!({"0": [" negative"], "1": [" positive"]}),
+        label_names: None,
         model_file: Some("SmolLM2-135M-Instruct.Q4_1.gguf".to_string()),
         init: Some(SoftPromptInit::SampledVocab {}),
     }

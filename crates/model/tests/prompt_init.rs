@@ -129,6 +129,7 @@ fn file_init_reads_a_saved_prompt_and_checks_its_length() {
     let task = PromptTask {
         template: "{sentence}".to_string(),
         verbalizer: serde_json::Value::Null,
+        label_names: None,
         model_file: None,
         init: None,
     };

@@ -122,6 +122,7 @@ impl RunDir {
             template: config.template.source().to_string(),
             verbalizer: serde_json::to_value(&config.verbalizer)
                 .expect("the verbalizer spec is plain data"),
+            label_names: Some(config.data.columns.label_names.clone()),
             model_file: model_path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),

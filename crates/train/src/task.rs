@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use prompt_data::{
-    Encoded, Encoder, EncoderConfig, LoadedDataset, ReadOptions, Tokenizer, Verbalizer,
-    read_dataset, resolve_data_path,
+    Encoded, Encoder, EncoderConfig, Example, LoadedDataset, ReadOptions, Tokenizer, Truncation,
+    Verbalizer, read_dataset, resolve_data_path,
 };
 use prompt_model::{Backbone, LoadedModel, ModelFamily, SoftPrompt};
 
@@ -130,6 +130,21 @@ impl TaskEncoder {
             encoder,
             verbalizer,
         })
+    }
+
+    /// Encodes one example, saying whether its text was shortened to fit and from how many
+    /// tokens.
+    pub fn encode_noting_truncation(
+        &self,
+        example: &Example,
+    ) -> Result<(Encoded, Option<Truncation>), TrainError> {
+        Ok(self.encoder.encode_noting_truncation(example)?)
+    }
+
+    /// Longest encoded input in tokens (special tokens included, prompt rows not); longer
+    /// text is shortened.
+    pub fn max_input_tokens(&self) -> usize {
+        self.encoder.budget()
     }
 
     /// Encodes every example of `data`.

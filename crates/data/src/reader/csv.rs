@@ -121,6 +121,7 @@ mod tests {
             label_field: "gold".into(),
             label_names: vec!["entailment".into(), "contradiction".into()],
             label_format: crate::reader::LabelFormat::Name,
+            unlabelled: false,
         }
     }
 

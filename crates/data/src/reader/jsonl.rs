@@ -106,6 +106,7 @@ mod tests {
             label_field: "label".into(),
             label_names: vec!["差".into(), "好".into()],
             label_format: LabelFormat::Auto,
+            unlabelled: false,
         }
     }
 

@@ -26,6 +26,9 @@ pub struct ColumnMapping {
     /// How label values are written; default `auto`.
     #[serde(default)]
     pub label_format: LabelFormat,
+    /// Rows have no label column (text to classify); every example gets class 0.
+    #[serde(skip)]
+    unlabelled: bool,
 }
 
 /// How a label value names its class.
@@ -49,6 +52,19 @@ impl ColumnMapping {
             label_field: "label".into(),
             label_names: vec!["negative".into(), "positive".into()],
             label_format: LabelFormat::Index,
+            unlabelled: false,
+        }
+    }
+
+    /// Text columns only, for rows to classify: no label column is read and every example
+    /// gets class 0.
+    pub fn unlabelled(text_fields: Vec<String>) -> Self {
+        Self {
+            text_fields,
+            label_field: String::new(),
+            label_names: vec![String::new()],
+            label_format: LabelFormat::Index,
+            unlabelled: true,
         }
     }
 
@@ -73,12 +89,13 @@ impl ColumnMapping {
         }
     }
 
-    /// Every column the mapping reads: the text fields, then the label field.
+    /// Every column the mapping reads: the text fields, then the label field (if labelled).
     pub(crate) fn columns(&self) -> impl Iterator<Item = &str> {
+        let label = (!self.unlabelled).then_some(self.label_field.as_str());
         self.text_fields
             .iter()
             .map(String::as_str)
-            .chain(std::iter::once(self.label_field.as_str()))
+            .chain(label)
     }
 
     /// Turns a label value into a class index (surrounding whitespace ignored).
@@ -140,6 +157,9 @@ impl ColumnMapping {
             .zip(values)
             .map(|(name, value)| (name.clone(), value.to_string()))
             .collect();
+        if self.unlabelled {
+            return Ok(Example { fields, label: 0 });
+        }
         let label = self.parse_label(
             values
                 .get(self.text_fields.len())
@@ -267,6 +287,7 @@ pub(crate) struct RowSink<'m> {
     mapping: &'m ColumnMapping,
     skip_bad_rows: bool,
     examples: Vec<Example>,
+    lines: Vec<usize>,
     skipped: Vec<SkippedRow>,
 }
 
@@ -277,6 +298,7 @@ impl<'m> RowSink<'m> {
             mapping,
             skip_bad_rows,
             examples: Vec::new(),
+            lines: Vec::new(),
             skipped: Vec::new(),
         }
     }
@@ -288,7 +310,10 @@ impl<'m> RowSink<'m> {
         row: Result<Example, DataError>,
     ) -> Result<(), DataError> {
         match row {
-            Ok(example) => self.examples.push(example),
+            Ok(example) => {
+                self.examples.push(example);
+                self.lines.push(line);
+            }
             Err(error) if self.skip_bad_rows => self.skipped.push(SkippedRow { line, error }),
             Err(error) => return Err(error),
         }
@@ -317,6 +342,7 @@ impl<'m> RowSink<'m> {
             path: self.path,
             label_names: self.mapping.label_names.clone(),
             examples: self.examples,
+            lines: self.lines,
             skipped: self.skipped,
         })
     }
