@@ -66,8 +66,8 @@ pub fn run(args: &EvalArgs, device: &Device) -> Result<()> {
     )?;
     fetch::ensure_model(&spec.config.model.resolved_path())?;
     spec.limit = args.limit;
-    let report = score(&spec, device)
-        .with_context(|| format!("cannot evaluate {}", artifact.display()))?;
+    let report =
+        score(&spec, device).with_context(|| format!("cannot evaluate {}", artifact.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

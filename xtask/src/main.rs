@@ -1,13 +1,17 @@
 //! `cargo xtask …`: the project's command line (fetching assets, training, evaluation, checks).
 
 mod bench;
+mod bench_predict;
 mod check_reference;
 mod device;
 mod eval;
 mod fetch;
+mod load_test;
 mod predict;
 mod regress;
+mod serve;
 mod sweep;
+mod tasks;
 mod train;
 
 use std::path::PathBuf;
@@ -63,6 +67,12 @@ enum Command {
     /// Classify new text with trained prompts: each --artifact is a task, --ensemble several
     /// prompts of one task; one loaded model serves them all in shared batches.
     Predict(predict::PredictArgs),
+    /// Serve task prompts over HTTP: one loaded model, many tasks, batching across requests
+    /// and tasks (POST /v1/classify, GET /v1/tasks, /healthz, /metrics).
+    Serve(serve::ServeArgs),
+    /// Load-test the server on loopback: N concurrent clients over every task, each answer
+    /// checked against the offline predictor; throughput and p50/p99 latency per batch limit.
+    LoadTest(load_test::LoadTestArgs),
     /// Train and evaluate every cell of a prompt-length × init × seed grid (resumable), then
     /// write results.jsonl, a markdown table and the plot (see configs/sst2_sweep.toml).
     Sweep {
@@ -105,6 +115,9 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
         overrides: Vec<Override>,
     },
+    /// Time prediction: three tasks mixed in shared batches against one after another, and a
+    /// prompt computed once against once per batch (k = 20, 100).
+    BenchPredict(bench_predict::BenchPredictArgs),
     /// Compare a model with a reference file of HF transformers outputs (the format of
     /// `../shared/fixtures/*_reference.json`).
     CheckReference {
@@ -157,6 +170,9 @@ fn run(command: Command, device: DeviceChoice, precision: Precision) -> Result<(
         } => train::run(&config, resume, &overrides, device),
         Command::Eval(args) => eval::run(&args, &device),
         Command::Predict(args) => predict::run(&args, &device),
+        Command::Serve(args) => serve::run(&args, &device),
+        Command::LoadTest(args) => load_test::run(&args, &device),
+        Command::BenchPredict(args) => bench_predict::run(&args, &device),
         Command::Sweep { config } => sweep::run(&config, &device),
         Command::Regress {
             config,

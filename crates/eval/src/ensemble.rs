@@ -87,6 +87,7 @@ pub fn score_ensemble(
                 metrics: ClassificationMetrics::new(&info.labels, &gold, &predicted),
                 skipped_rows: dataset.skipped.len(),
                 seconds,
+                predictions: predicted,
             }
         };
         let members = (0..artifacts.len())

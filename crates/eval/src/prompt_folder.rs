@@ -186,8 +186,7 @@ mod tests {
     #[test]
     fn a_task_file_without_label_words_names_the_file() {
         let task = task("{sentence}{mask}", serde_json::json!({"words": []}));
-        let err = task_experiment(&task, Path::new("x/prompt_task.json"), None, &[])
-            .unwrap_err();
+        let err = task_experiment(&task, Path::new("x/prompt_task.json"), None, &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "x/prompt_task.json is not a valid prompt task file: its verbalizer has no label_words"

@@ -185,6 +185,9 @@ pub struct EvalReport {
     pub skipped_rows: usize,
     /// Seconds spent scoring (model loading and encoding excluded).
     pub seconds: f64,
+    /// The predicted class of each example, in file order.
+    #[serde(skip)]
+    pub predictions: Vec<usize>,
 }
 
 /// Loads the model, the prompt and the data of `spec` onto `device` and scores them.
@@ -274,6 +277,7 @@ fn score_loaded(
         metrics: ClassificationMetrics::new(&data.label_names, &gold, &evaluation.predictions),
         skipped_rows: data.skipped.len(),
         seconds: start.elapsed().as_secs_f64(),
+        predictions: evaluation.predictions,
     })
 }
 

@@ -124,7 +124,8 @@ impl<'a> RowPrefixes<'a> {
             let [len, d] = cache.rows.dims();
             if len == 0 {
                 // (burn cannot reshape an empty tensor into another empty shape)
-                return Tensor::<3>::zeros([1, p, d], &cache.rows.device()).cast(cache.rows.dtype());
+                return Tensor::<3>::zeros([1, p, d], &cache.rows.device())
+                    .cast(cache.rows.dtype());
             }
             pad(cache.rows.clone().unsqueeze::<3>(), 1, p)
         })
@@ -220,10 +221,7 @@ pub fn encode_behind_in_every_row<B: Backbone + ?Sized>(
         Tensor::<2, Int>::from_data(TensorData::new(values, [b, len]), &device)
     };
     let (source, back) = (index(source, t), index(back, l));
-    let combined = Tensor::cat(
-        vec![prefixes.padded_rows().cast(embeds.dtype()), embeds],
-        1,
-    );
+    let combined = Tensor::cat(vec![prefixes.padded_rows().cast(embeds.dtype()), embeds], 1);
     let aligned = combined.gather(1, source.clone().unsqueeze_dim::<3>(2).expand([b, t, d]));
     let mask = Tensor::cat(vec![prefixes.valid().int(), attention_mask.int()], 1)
         .gather(1, source)

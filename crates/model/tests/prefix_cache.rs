@@ -5,34 +5,15 @@
 mod common;
 
 use burn::module::Module;
-use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
-use common::{floats, max_abs_diff, tiny_llama_config};
+use burn::tensor::{Device, Distribution, Tensor};
+use common::{batch, floats, max_abs_diff, tiny_bert_dir, tiny_llama_config};
 use prompt_model::{
-    Backbone, BertConfig, HiddenAct, PrefixCache, PromptPlacement, PromptTuned, RowPrefixes,
-    SoftPrompt, answer_hidden_behind,
+    Backbone, PrefixCache, PromptPlacement, PromptTuned, RowPrefixes, SoftPrompt,
+    answer_hidden_behind,
 };
 
-/// Rows of different lengths and the answer position of each (its last token).
+/// Rows of different lengths (each answers at its last token).
 const ROWS: [&[i64]; 4] = [&[5, 9, 12, 3, 7], &[40, 2, 33], &[8, 1], &[11, 12, 13, 14]];
-
-fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
-    let len = rows.iter().map(|r| r.len()).max().unwrap();
-    let mut ids = Vec::new();
-    let mut mask = Vec::new();
-    for row in rows {
-        for j in 0..len {
-            ids.push(row.get(j).copied().unwrap_or(0));
-            mask.push(j < row.len());
-        }
-    }
-    let answer: Vec<i64> = rows.iter().map(|r| r.len() as i64 - 1).collect();
-    let n = rows.len();
-    (
-        Tensor::from_data(TensorData::new(ids, [n, len]), device),
-        Tensor::from_data(TensorData::new(mask, [n, len]), device),
-        Tensor::from_data(TensorData::new(answer, [n]), device),
-    )
-}
 
 /// Random prompts of the given lengths (0: the template alone).
 fn prompts(lengths: &[usize], width: usize, device: &Device) -> Vec<Tensor<2>> {
@@ -53,9 +34,11 @@ fn alone<B: Backbone + Module + Clone>(
     ROWS.iter()
         .zip(of_row)
         .flat_map(|(row, &p)| {
-            let model =
-                PromptTuned::new(backbone.clone(), SoftPrompt::from_tensor(prompts[p].clone()))
-                    .unwrap();
+            let model = PromptTuned::new(
+                backbone.clone(),
+                SoftPrompt::from_tensor(prompts[p].clone()),
+            )
+            .unwrap();
             let (ids, mask, answer) = batch(&[row], device);
             floats(model.answer_hidden(ids, mask, answer))
         })
@@ -96,8 +79,11 @@ fn a_causal_backbone_caches_each_prompts_keys_and_values_and_mixes_tasks_in_a_ba
     let every_row = mixed(&backbone, &rows_only, &of_row, &device);
     assert!(max_abs_diff(&every_row, &expected) < 1e-5);
     // A batch behind one prompt equals the training forward of the whole batch.
-    let model = PromptTuned::new(backbone.clone(), SoftPrompt::from_tensor(prompts[2].clone()))
-        .unwrap();
+    let model = PromptTuned::new(
+        backbone.clone(),
+        SoftPrompt::from_tensor(prompts[2].clone()),
+    )
+    .unwrap();
     let (ids, mask, answer) = batch(&ROWS, &device);
     let trained = floats(model.answer_hidden(ids.clone(), mask.clone(), answer.clone()));
     let cache = model.cached_prompt();
@@ -116,19 +102,10 @@ fn a_causal_backbone_caches_each_prompts_keys_and_values_and_mixes_tasks_in_a_ba
 #[test]
 fn a_bidirectional_backbone_encodes_each_rows_prompt_in_front_of_it() {
     let device = Device::flex();
-    let backbone = BertConfig {
-        vocab_size: 48,
-        hidden_size: 8,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 12,
-        max_position_embeddings: 16,
-        type_vocab_size: 2,
-        layer_norm_eps: 1e-12,
-        hidden_act: HiddenAct::Gelu,
-    }
-    .init(&device);
-    let prompts = prompts(&[2, 4, 0], 8, &device);
+    let backbone = prompt_model::load(&tiny_bert_dir(), &device)
+        .unwrap()
+        .backbone;
+    let prompts = prompts(&[2, 4, 0], backbone.hidden_size(), &device);
     let caches: Vec<PrefixCache> = prompts
         .iter()
         .map(|p| backbone.cache_prefix(p.clone()))

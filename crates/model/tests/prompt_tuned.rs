@@ -5,30 +5,10 @@ mod common;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Bool, Device, Distribution, Gradients, Int, Tensor, TensorData};
-use common::{floats, max_abs_diff, tiny_llama_config};
+use burn::tensor::{Device, Distribution, Gradients, Int, Tensor, TensorData};
+use common::{batch, floats, max_abs_diff, tiny_llama_config};
 use prompt_data::{LabelWord, MultiTokenPolicy, Verbalizer};
 use prompt_model::{Backbone, ClassTokens, Llama, PromptPlacement, PromptTuned, SoftPrompt};
-
-/// Right-padded batch: ids, mask, answer positions (each row's last real token).
-fn batch(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
-    let len = rows.iter().map(|r| r.len()).max().unwrap();
-    let mut ids = Vec::new();
-    let mut mask = Vec::new();
-    for row in rows {
-        for j in 0..len {
-            ids.push(row.get(j).copied().unwrap_or(0));
-            mask.push(j < row.len());
-        }
-    }
-    let answer: Vec<i64> = rows.iter().map(|r| r.len() as i64 - 1).collect();
-    let n = rows.len();
-    (
-        Tensor::from_data(TensorData::new(ids, [n, len]), device),
-        Tensor::from_data(TensorData::new(mask, [n, len]), device),
-        Tensor::from_data(TensorData::new(answer, [n]), device),
-    )
-}
 
 fn tiny_model(k: usize, device: &Device) -> PromptTuned<Llama> {
     let backbone = tiny_llama_config().init(device);

@@ -285,6 +285,10 @@ pub enum MemoryError {
 
 fn advice(key: &str, fits: Option<usize>) -> String {
     match fits {
+        // A command-line flag rather than a config key.
+        Some(batch) if key.starts_with("--") => {
+            format!("A batch of {batch} fits: `{key} {batch}`.")
+        }
         Some(batch) => format!("A batch of {batch} fits: `--set {key}={batch}`."),
         None => "Not even a batch of 1 fits: shorten the inputs with `data.max_tokens` or free \
                  memory."

@@ -80,7 +80,9 @@ fn refuse_empty(inputs: Vec<Numbered>, what: &str) -> Result<Vec<Numbered>> {
         .map(|n| n.origin.as_str())
         .collect();
     match empty.as_slice() {
-        [] if inputs.is_empty() => bail!("no input: give texts as arguments, --input FILE, or lines on stdin"),
+        [] if inputs.is_empty() => {
+            bail!("no input: give texts as arguments, --input FILE, or lines on stdin")
+        }
         [] => Ok(inputs),
         [one] => bail!("{one}: the {what} is empty; remove it or give the text to classify"),
         many => bail!(
@@ -166,7 +168,10 @@ mod tests {
 
     #[test]
     fn fields_of_several_tasks_are_merged() {
-        let tasks = [vec!["sentence".to_string()], vec!["a".into(), "sentence".into()]];
+        let tasks = [
+            vec!["sentence".to_string()],
+            vec!["a".into(), "sentence".into()],
+        ];
         assert_eq!(fields_of_all(&tasks), ["a", "sentence"]);
     }
 }

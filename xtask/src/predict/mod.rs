@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use prompt_eval::artifact_experiment;
 use prompt_eval::predict::{Predictor, Row, TaskInfo, TaskSpec, Vote};
 use prompt_train::memory::{check_all, eval_shape};
 use prompt_train::{Override, on_threads};
 
-use crate::fetch;
+use crate::tasks::{LoadedTasks, load_tasks};
 use input::Numbered;
 use output::Answer;
 
@@ -65,22 +64,12 @@ pub fn parse_vote(value: &str) -> Result<Vote, String> {
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let specs = task_specs(args)?;
-    let first = &specs[0].1.artifacts[0];
-    let (config, _) =
-        artifact_experiment(first, args.config.as_deref(), None, false, &args.overrides)
-            .with_context(|| format!("cannot use {}", first.display()))?;
-    let model_path = config.model.resolved_path();
-    fetch::ensure_model(&model_path)?;
-    on_threads(config.threads, || -> Result<()> {
-        let predictor = Predictor::load(&model_path, device)?;
-        let tasks = specs
-            .iter()
-            .map(|(name, spec)| {
-                predictor
-                    .register(name, spec)
-                    .with_context(|| format!("cannot load the prompts of task `{name}`"))
-            })
-            .collect::<Result<Vec<_>>>()?;
+    let LoadedTasks {
+        predictor,
+        infos: tasks,
+        threads,
+    } = load_tasks(&specs, device)?;
+    on_threads(threads, || -> Result<()> {
         let inputs = read_inputs(args, &tasks)?;
         let rows = encode(&predictor, &inputs, &tasks)?;
         // Rows per forward pass: the first task's `train.eval_batch_size` (`--set` changes it).
@@ -116,7 +105,9 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
 /// The tasks to register: each `--artifact` alone, then the `--ensemble` as one task.
 fn task_specs(args: &PredictArgs) -> Result<Vec<(String, TaskSpec)>> {
     if args.artifact.is_empty() && args.ensemble.is_empty() {
-        bail!("name the prompts to predict with: --artifact DIR (e.g. baselines/sst2-k20) or --ensemble DIR DIR…");
+        bail!(
+            "name the prompts to predict with: --artifact DIR (e.g. baselines/sst2-k20) or --ensemble DIR DIR…"
+        );
     }
     let spec = |artifacts: Vec<PathBuf>| TaskSpec {
         artifacts,

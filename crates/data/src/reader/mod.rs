@@ -92,10 +92,7 @@ impl ColumnMapping {
     /// Every column the mapping reads: the text fields, then the label field (if labelled).
     pub(crate) fn columns(&self) -> impl Iterator<Item = &str> {
         let label = (!self.unlabelled).then_some(self.label_field.as_str());
-        self.text_fields
-            .iter()
-            .map(String::as_str)
-            .chain(label)
+        self.text_fields.iter().map(String::as_str).chain(label)
     }
 
     /// Turns a label value into a class index (surrounding whitespace ignored).

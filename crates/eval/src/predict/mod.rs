@@ -161,6 +161,9 @@ impl Prediction {
     }
 }
 
+/// One prompt's best class (by score) for one input and its class probabilities.
+type Scored = (usize, Vec<f32>);
+
 /// One frozen backbone serving the prompts of many tasks.
 #[derive(Debug)]
 pub struct Predictor {
@@ -257,7 +260,7 @@ impl Predictor {
             .flat_map(|(r, row)| (0..row.task.members.len()).map(move |m| (r, m)))
             .collect();
         let lengths: Vec<usize> = units.iter().map(|&(r, _)| rows[r].tokens()).collect();
-        let mut scored: Vec<Vec<Option<(usize, Vec<f32>)>>> = rows
+        let mut scored: Vec<Vec<Option<Scored>>> = rows
             .iter()
             .map(|row| vec![None; row.task.members.len()])
             .collect();
@@ -293,7 +296,7 @@ impl Predictor {
 
     /// One forward pass over `units` (input, prompt) of `rows`: each unit's best class (by
     /// score) and class probabilities.
-    fn score_batch(&self, rows: &[Row], units: &[(usize, usize)]) -> Vec<(usize, Vec<f32>)> {
+    fn score_batch(&self, rows: &[Row], units: &[(usize, usize)]) -> Vec<Scored> {
         let backbone = &self.model.backbone;
         let mut prompts: Vec<(*const Task, usize)> = Vec::new();
         let mut caches: Vec<&PrefixCache> = Vec::new();
@@ -307,7 +310,10 @@ impl Predictor {
             });
             of_row.push(index);
         }
-        let items = units.iter().map(|&(r, _)| rows[r].encoded.clone()).collect();
+        let items = units
+            .iter()
+            .map(|&(r, _)| rows[r].encoded.clone())
+            .collect();
         let batch = PromptBatcher { pad_id: 0 }.batch(items, &self.device);
         let hidden = answer_hidden_behind(
             backbone,
@@ -354,7 +360,7 @@ impl Predictor {
 }
 
 /// The prediction for `row` from its prompts' classes and probabilities.
-fn decide(row: &Row, members: Vec<(usize, Vec<f32>)>) -> Prediction {
+fn decide(row: &Row, members: Vec<Scored>) -> Prediction {
     let info = row.task.info();
     let (classes, probabilities): (Vec<usize>, Vec<Vec<f32>>) = members.into_iter().unzip();
     let (class, mean) = info.vote.decide(&classes, &probabilities);

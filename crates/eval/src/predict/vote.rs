@@ -28,7 +28,8 @@ impl Vote {
                 *m += p;
             }
         }
-        mean.iter_mut().for_each(|m| *m /= probabilities.len() as f32);
+        mean.iter_mut()
+            .for_each(|m| *m /= probabilities.len() as f32);
         let winner = match self {
             Self::MeanProbability => argmax(&mean, |c| mean[c]),
             Self::Majority => {
@@ -82,6 +83,9 @@ mod tests {
         // The member's class comes from its scores, which can differ where the rounded
         // probabilities do not.
         let members = vec![vec![0.5, 0.5]];
-        assert_eq!(Vote::Majority.decide(&[1], &members), (1, members[0].clone()));
+        assert_eq!(
+            Vote::Majority.decide(&[1], &members),
+            (1, members[0].clone())
+        );
     }
 }

@@ -31,7 +31,12 @@ pub struct Attention {
 impl Attention {
     /// `x` `[B, T, d]` rotated by `rotation`; `blocked` `[B, 1, T, T]` is `true` where a query
     /// may not see a key.
-    pub fn forward(&self, x: Tensor<3>, rotation: &Rotation, blocked: Tensor<4, Bool>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        blocked: Tensor<4, Bool>,
+    ) -> Tensor<3> {
         self.forward_keeping_kv(x, rotation, blocked).0
     }
 
@@ -65,7 +70,13 @@ impl Attention {
             let [_, h, len, hd] = t.dims();
             t.expand([b, h, len, hd])
         };
-        let rows = self.behind(x, rotations[1], shared(prefix.keys), shared(prefix.values), rows_blocked);
+        let rows = self.behind(
+            x,
+            rotations[1],
+            shared(prefix.keys),
+            shared(prefix.values),
+            rows_blocked,
+        );
         (attended_prefix, rows)
     }
 

@@ -253,7 +253,11 @@ impl Backbone for Llama {
         let rotation = self.rope.at_positions(positions);
         let blocked = Tensor::cat(
             vec![
-                prefixes.valid().bool_not().reshape([b, 1, 1, p]).expand([b, 1, l, p]),
+                prefixes
+                    .valid()
+                    .bool_not()
+                    .reshape([b, 1, 1, p])
+                    .expand([b, 1, l, p]),
                 blocked_mask(attention_mask),
             ],
             3,

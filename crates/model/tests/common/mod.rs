@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
 pub mod gguf_writer;
 
 /// The shared read-only inputs: `$PROMPT_TUNING_SHARED`, else `<workspace root>/../shared`.
@@ -79,4 +81,27 @@ pub fn smollm2_gguf() -> PathBuf {
         model.name
     );
     path
+}
+
+/// Right-padded batch: ids, mask, answer positions (each row's last real token).
+pub fn batch(
+    rows: &[&[i64]],
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
+    let len = rows.iter().map(|r| r.len()).max().unwrap();
+    let mut ids = Vec::new();
+    let mut mask = Vec::new();
+    for row in rows {
+        for j in 0..len {
+            ids.push(row.get(j).copied().unwrap_or(0));
+            mask.push(j < row.len());
+        }
+    }
+    let answer: Vec<i64> = rows.iter().map(|r| r.len() as i64 - 1).collect();
+    let n = rows.len();
+    (
+        Tensor::from_data(TensorData::new(ids, [n, len]), device),
+        Tensor::from_data(TensorData::new(mask, [n, len]), device),
+        Tensor::from_data(TensorData::new(answer, [n]), device),
+    )
 }

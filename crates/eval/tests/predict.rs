@@ -1,0 +1,168 @@
+//! Prediction with the real SmolLM2: `predict` on SST-2 dev without labels makes exactly the
+//! predictions `eval` makes, and rows of three tasks (different templates, verbalizers and
+//! prompt lengths) mixed in shared batches get what each task gets alone.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Distribution, Tensor};
+use prompt_data::{ColumnMapping, ReadOptions, read_dataset};
+use prompt_eval::predict::{Input, Predictor, TaskSpec};
+use prompt_eval::{EvalSpec, score};
+use prompt_model::{AdapterConfig, PromptTask, SoftPrompt, SoftPromptInit, save_prompt};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn committed_prompt() -> PathBuf {
+    workspace_root().join("baselines/sst2-k20")
+}
+
+fn sst2_dev() -> PathBuf {
+    let shared = std::env::var_os("PROMPT_TUNING_SHARED")
+        .map_or_else(|| workspace_root().join("../shared"), PathBuf::from);
+    let path = shared.join("assets/sst2/dev.tsv");
+    assert!(
+        path.is_file(),
+        "{} is missing: set PROMPT_TUNING_SHARED",
+        path.display()
+    );
+    path
+}
+
+/// The default model in the model cache (loading names the fetch command when it is missing).
+fn smollm2() -> PathBuf {
+    prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path()
+}
+
+/// The sentences of `path`, read without their labels.
+fn sentences(path: &Path) -> Vec<Input> {
+    let mapping = ColumnMapping::unlabelled(vec!["sentence".into()]);
+    read_dataset(path, &mapping, &ReadOptions::default())
+        .unwrap()
+        .examples
+        .into_iter()
+        .map(|e| Input::Fields(e.fields))
+        .collect()
+}
+
+#[test]
+fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
+    let device = Device::default();
+    let spec =
+        EvalSpec::for_artifact(&committed_prompt(), None, Some(&sst2_dev()), false, &[]).unwrap();
+    let evaluated = score(&spec, &device).unwrap();
+    assert_eq!(evaluated.predictions.len(), 872);
+
+    let predictor = Predictor::load(&smollm2(), &device).unwrap();
+    let task = TaskSpec {
+        artifacts: vec![committed_prompt()],
+        ..TaskSpec::default()
+    };
+    let info = predictor.register("sst2", &task).unwrap();
+    assert_eq!(info.labels, ["negative", "positive"]);
+    assert_eq!(info.prompt_tokens, [20]);
+    let requests: Vec<(String, Input)> = sentences(&sst2_dev())
+        .into_iter()
+        .map(|input| ("sst2".to_string(), input))
+        .collect();
+    let predicted: Vec<usize> = predictor
+        .classify(&requests)
+        .unwrap()
+        .iter()
+        .map(|p| p.class)
+        .collect();
+    assert_eq!(predicted, evaluated.predictions);
+}
+
+/// A prompt folder for the default model with random values.
+fn random_prompt(dir: &Path, k: usize, template: &str, words: &[&str], names: &[&str]) {
+    let values = Tensor::random([k, 576], Distribution::Normal(0.0, 0.1), &Device::default());
+    let task = PromptTask {
+        template: template.into(),
+        verbalizer: serde_json::json!({
+            "label_words": words.iter().map(|w| vec![*w]).collect::<Vec<_>>()
+        }),
+        label_names: Some(names.iter().map(|n| n.to_string()).collect()),
+        model_file: Some(prompt_model::cache::SMOLLM2_135M_INSTRUCT.file_name.into()),
+        init: None,
+    };
+    let init = SoftPromptInit::default();
+    let config = AdapterConfig::new("CAUSAL_LM", "m", k, 576, &init, "");
+    save_prompt(dir, &SoftPrompt::from_tensor(values), &config, &task).unwrap();
+}
+
+#[test]
+fn mixed_task_batches_give_each_task_what_it_gets_alone() {
+    let device = Device::default();
+    let folders = tempfile::tempdir().unwrap();
+    let (topic, polite) = (folders.path().join("topic"), folders.path().join("polite"));
+    random_prompt(
+        &topic,
+        5,
+        "{sentence}\nTopic:{mask}",
+        &[" film", " food", " sport"],
+        &["film", "food", "sport"],
+    );
+    random_prompt(
+        &polite,
+        100,
+        "Is this polite? {sentence} Answer:{mask}",
+        &[" yes", " no"],
+        &["polite", "rude"],
+    );
+    let predictor = Predictor::load(&smollm2(), &device).unwrap();
+    for (name, artifact) in [
+        ("sst2", committed_prompt()),
+        ("topic", topic),
+        ("polite", polite),
+    ] {
+        let task = TaskSpec {
+            artifacts: vec![artifact],
+            ..TaskSpec::default()
+        };
+        predictor.register(name, &task).unwrap();
+    }
+    let inputs: Vec<Input> = sentences(&sst2_dev()).into_iter().take(12).collect();
+    let alone: Vec<_> = ["sst2", "topic", "polite"]
+        .iter()
+        .flat_map(|task| {
+            let requests: Vec<(String, Input)> = inputs
+                .iter()
+                .map(|input| (task.to_string(), input.clone()))
+                .collect();
+            predictor.classify(&requests).unwrap()
+        })
+        .collect();
+    // The same 36 rows interleaved: each batch holds rows of all three tasks.
+    let rows: Vec<_> = (0..inputs.len())
+        .flat_map(|i| {
+            ["sst2", "topic", "polite"]
+                .iter()
+                .map(move |task| (*task, i))
+        })
+        .map(|(task, i)| predictor.prepare(task, &inputs[i]).unwrap())
+        .collect();
+    let mixed = predictor.score(&rows, 8, |_| {});
+    for (row, got) in rows.iter().zip(&mixed) {
+        let task = ["sst2", "topic", "polite"]
+            .iter()
+            .position(|t| *t == row.task_name())
+            .unwrap();
+        let index = rows
+            .iter()
+            .filter(|r| r.task_name() == row.task_name())
+            .position(|r| std::ptr::eq(r, row))
+            .unwrap();
+        let expected = &alone[task * inputs.len() + index];
+        assert_eq!(got.task, expected.task);
+        assert_eq!(got.label, expected.label);
+        let largest = got
+            .probabilities
+            .iter()
+            .zip(&expected.probabilities)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest < 1e-5, "{}: {largest}", row.task_name());
+    }
+}
