@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Longest input text in characters.
     #[arg(long, default_value_t = 20_000)]
     pub max_input_chars: usize,
+    /// Longest input in tokens: longer inputs are shortened as in training (and said so in
+    /// the answer); a task config's own lower `data.max_tokens` stays. It bounds the memory a
+    /// batch can take.
+    #[arg(long, default_value_t = 512)]
+    pub max_input_tokens: usize,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -70,7 +75,10 @@ impl ServeArgs {
 
 pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
     let config = args.config()?;
-    let tasks = read_tasks(&args.tasks)?;
+    let mut tasks = read_tasks(&args.tasks)?;
+    for (_, spec) in &mut tasks {
+        spec.max_input_tokens = Some(args.max_input_tokens);
+    }
     let LoadedTasks {
         predictor, infos, ..
     } = load_tasks(&tasks, device)?;

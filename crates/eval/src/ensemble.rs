@@ -49,6 +49,7 @@ pub fn score_ensemble(
             config: config.map(Path::to_path_buf),
             overrides: overrides.to_vec(),
             vote,
+            ..TaskSpec::default()
         };
         let info = predictor.register("ensemble", &task)?;
         let dataset = read_split(&spec.config, &spec.data)?;

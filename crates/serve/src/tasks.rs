@@ -105,6 +105,7 @@ fn read_tasks_file(path: &Path) -> Result<Vec<(String, TaskSpec)>, ServeError> {
                 config: entry.config,
                 overrides,
                 vote: entry.vote,
+                ..TaskSpec::default()
             };
             Ok((name, spec))
         })

@@ -114,6 +114,7 @@ fn task_specs(args: &PredictArgs) -> Result<Vec<(String, TaskSpec)>> {
         config: args.config.clone(),
         overrides: args.overrides.clone(),
         vote: args.vote,
+        ..TaskSpec::default()
     };
     let mut specs: Vec<(String, TaskSpec)> = Vec::new();
     for artifact in &args.artifact {

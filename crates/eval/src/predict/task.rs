@@ -27,6 +27,9 @@ pub struct TaskSpec {
     pub overrides: Vec<Override>,
     /// How an ensemble's prompts decide.
     pub vote: Vote,
+    /// An upper bound on an input's tokens (a server's limit): longer inputs are shortened as
+    /// in training. A lower `data.max_tokens` of the task's config stays.
+    pub max_input_tokens: Option<usize>,
 }
 
 /// What a client may know of a task.
@@ -118,6 +121,9 @@ impl Task {
         let prompt_tokens: Vec<usize> = prompts.iter().map(SavedPrompt::num_tokens).collect();
         // Inputs are shortened to leave room for the longest prompt of the task.
         config.prompt.length = prompt_tokens.iter().copied().max().unwrap_or(0);
+        if let Some(cap) = spec.max_input_tokens {
+            config.data.max_tokens = Some(config.data.max_tokens.map_or(cap, |m| m.min(cap)));
+        }
         let labels = config.data.columns.label_names.clone();
         let encoder = TaskEncoder::new(&config, model, &labels)?;
         let info = TaskInfo {
