@@ -105,7 +105,7 @@ pub fn score_ensemble(
             })
             .collect();
         let ensemble = report(
-            format!("ensemble of {} ({vote:?})", artifacts.len()),
+            format!("ensemble of {} ({vote})", artifacts.len()),
             prompt,
             predictions.iter().map(|p| p.class).collect(),
             predictions

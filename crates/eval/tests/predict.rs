@@ -46,13 +46,19 @@ fn sentences(path: &Path) -> Vec<Input> {
         .collect()
 }
 
+/// How many SST-2 dev sentences the predict-equals-eval test classifies.
+const SENTENCES: usize = 300;
+
 #[test]
 fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
     let device = Device::default();
-    let spec =
+    let mut spec =
         EvalSpec::for_artifact(&committed_prompt(), None, Some(&sst2_dev()), false, &[]).unwrap();
+    // The first 300 of the 872 sentences keep the test at a minute on a slow 2-core machine
+    // (all 872 agreed when the limit was lifted).
+    spec.limit = Some(SENTENCES);
     let evaluated = score(&spec, &device).unwrap();
-    assert_eq!(evaluated.predictions.len(), 872);
+    assert_eq!(evaluated.predictions.len(), SENTENCES);
 
     let predictor = Predictor::load(&smollm2(), &device).unwrap();
     let task = TaskSpec {
@@ -64,6 +70,7 @@ fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
     assert_eq!(info.prompt_tokens, [20]);
     let requests: Vec<(String, Input)> = sentences(&sst2_dev())
         .into_iter()
+        .take(SENTENCES)
         .map(|input| ("sst2".to_string(), input))
         .collect();
     let predicted: Vec<usize> = predictor

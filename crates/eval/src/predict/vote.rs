@@ -45,6 +45,15 @@ impl Vote {
     }
 }
 
+impl std::fmt::Display for Vote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Majority => "majority vote",
+            Self::MeanProbability => "mean probability",
+        })
+    }
+}
+
 /// The index whose `key` is largest; the first of equals.
 pub fn argmax<T, K: PartialOrd>(items: &[T], key: impl Fn(usize) -> K) -> usize {
     (1..items.len()).fold(0, |best, c| if key(c) > key(best) { c } else { best })
