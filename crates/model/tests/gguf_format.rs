@@ -270,12 +270,12 @@ fn tensor_data_past_the_end_names_tensor_and_type() {
 fn unsupported_tensor_type_fails_on_read_only() {
     let writer =
         model(3)
-            .tensor("q4_k", &[256], 12, vec![0; 144])
+            .tensor("iq4_xs", &[256], 23, vec![0; 136])
             .tensor("future", &[4], 99, vec![0; 16]);
     let (_dir, path) = write(&writer);
     let gguf = GgufFile::open(&path).unwrap();
-    assert_eq!(gguf.tensor_shape("q4_k").unwrap(), [256]);
-    for (name, ty) in [("q4_k", "Q4_K"), ("future", "unknown type id 99")] {
+    assert_eq!(gguf.tensor_shape("iq4_xs").unwrap(), [256]);
+    for (name, ty) in [("iq4_xs", "IQ4_XS"), ("future", "unknown type id 99")] {
         let err = gguf.tensor_f32(name).unwrap_err();
         let message = err.to_string();
         assert!(
@@ -287,9 +287,13 @@ fn unsupported_tensor_type_fails_on_read_only() {
             message.contains(&format!("tensor `{name}` has type {ty}")),
             "{message}"
         );
+        assert!(
+            message.contains("Q5_0, Q5_1, Q2_K, Q3_K, Q4_K"),
+            "{message}"
+        );
     }
     // Through the WeightSource the same error becomes a LoadError.
-    let err = gguf.read_f32("q4_k").unwrap().unwrap_err();
+    let err = gguf.read_f32("iq4_xs").unwrap().unwrap_err();
     assert!(matches!(
         err,
         LoadError::Gguf(GgufError::UnsupportedTensorType { .. })

@@ -1,9 +1,10 @@
-//! Conversion of tensor data (F32, F16, BF16, Q8_0, Q4_0, Q4_1) to f32, block by block,
-//! following ggml's reference `dequantize_row_*` functions.
+//! Conversion of tensor data (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants)
+//! to f32, block by block, following ggml's reference `dequantize_row_*` functions.
 
 use half::{bf16, f16};
 
 use super::ggml_type::GgmlType;
+use super::kquant::{QK_K, q2_k, q3_k, q4_k, q5_k, q6_k};
 
 /// Values per block of the 32-element quantized formats.
 const QK: usize = 32;
@@ -22,6 +23,13 @@ pub(super) fn dequantize_into(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> bo
         GgmlType::Q8_0 => blocks::<QK, 34>(bytes, out, q8_0),
         GgmlType::Q4_0 => blocks::<QK, 18>(bytes, out, q4_0),
         GgmlType::Q4_1 => blocks::<QK, 20>(bytes, out, q4_1),
+        GgmlType::Q5_0 => blocks::<QK, 22>(bytes, out, q5_0),
+        GgmlType::Q5_1 => blocks::<QK, 24>(bytes, out, q5_1),
+        GgmlType::Q2_K => blocks::<QK_K, 84>(bytes, out, q2_k),
+        GgmlType::Q3_K => blocks::<QK_K, 110>(bytes, out, q3_k),
+        GgmlType::Q4_K => blocks::<QK_K, 144>(bytes, out, q4_k),
+        GgmlType::Q5_K => blocks::<QK_K, 176>(bytes, out, q5_k),
+        GgmlType::Q6_K => blocks::<QK_K, 210>(bytes, out, q6_k),
         _ => return false,
     }
     true
@@ -42,7 +50,8 @@ fn blocks<const E: usize, const B: usize>(
     }
 }
 
-fn scale(block: &[u8], at: usize) -> f32 {
+/// The f16 scale stored at byte `at` of a block, as f32.
+pub(super) fn scale(block: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([block[at], block[at + 1]]).to_f32()
 }
 
@@ -73,6 +82,41 @@ fn q4_1(block: &[u8; 20], out: &mut [f32; QK]) {
     for ((lo, hi), &q) in low.iter_mut().zip(high).zip(&block[4..]) {
         *lo = f32::from(q & 0x0f) * d + m;
         *hi = f32::from(q >> 4) * d + m;
+    }
+}
+
+/// The quants of a 5-bit block: the low nibbles of `qs` (laid out as in Q4_0) with the fifth
+/// bits from `qh` (a little-endian u32, bit `j` for value `j`), as values 0..32.
+fn five_bit_quants(qh: &[u8], qs: &[u8]) -> [u8; QK] {
+    let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+    let mut quants = [0u8; QK];
+    for (j, &q) in qs.iter().enumerate() {
+        let fifth = |bit: usize| ((qh >> bit) & 1) as u8;
+        quants[j] = (q & 0x0f) | fifth(j) << 4;
+        quants[j + QK / 2] = (q >> 4) | fifth(j + QK / 2) << 4;
+    }
+    quants
+}
+
+/// `d: f16, qh: [u8; 4], qs: [u8; 16]`; `x = (q - 16) * d` with 5-bit quants.
+fn q5_0(block: &[u8; 22], out: &mut [f32; QK]) {
+    let d = scale(block, 0);
+    for (x, q) in out
+        .iter_mut()
+        .zip(five_bit_quants(&block[2..6], &block[6..]))
+    {
+        *x = (i32::from(q) - 16) as f32 * d;
+    }
+}
+
+/// `d: f16, m: f16, qh: [u8; 4], qs: [u8; 16]`; `x = q * d + m` with 5-bit quants.
+fn q5_1(block: &[u8; 24], out: &mut [f32; QK]) {
+    let (d, m) = (scale(block, 0), scale(block, 2));
+    for (x, q) in out
+        .iter_mut()
+        .zip(five_bit_quants(&block[4..8], &block[8..]))
+    {
+        *x = f32::from(q) * d + m;
     }
 }
 
@@ -141,6 +185,38 @@ mod tests {
     }
 
     #[test]
+    fn q5_0_and_q5_1_blocks() {
+        // Value j's fifth bit is bit j of qh: set for values 0 and 17 only.
+        let qh = (1u32 | 1 << 17).to_le_bytes();
+        let mut qs = [0u8; 16];
+        qs[0] = 0x3f; // value 0: 15 (+16) = 31; value 16: 3
+        qs[1] = 0x20; // value 1: 0; value 17: 2 (+16) = 18
+        let block = [&f16_bytes(0.5)[..], &qh, &qs].concat();
+        let out = run(GgmlType::Q5_0, &block, 32);
+        assert_eq!((out[0], out[16], out[1], out[17]), (7.5, -6.5, -8.0, 1.0));
+        assert_eq!(out[31], -8.0);
+        let block = [&f16_bytes(0.5)[..], &f16_bytes(-1.0), &qh, &qs].concat();
+        let out = run(GgmlType::Q5_1, &block, 32);
+        assert_eq!((out[0], out[16], out[1], out[17]), (14.5, 0.5, -1.0, 8.0));
+    }
+
+    #[test]
+    fn k_quant_super_blocks_keep_their_own_scales() {
+        // Two Q6_K super-blocks whose quants are all 0 (q - 32 = -32), scales 1 and d 1, 2.
+        let mut bytes = Vec::new();
+        for d in [1.0f32, 2.0] {
+            bytes.extend([0u8; 128 + 64]);
+            bytes.extend([1u8; 16]);
+            bytes.extend(f16_bytes(d));
+        }
+        let out = run(GgmlType::Q6_K, &bytes, 512);
+        assert_eq!(
+            (out[0], out[255], out[256], out[511]),
+            (-32.0, -32.0, -64.0, -64.0)
+        );
+    }
+
+    #[test]
     fn two_blocks_keep_their_own_scales() {
         let mut bytes = f16_bytes(1.0).to_vec();
         bytes.extend([1u8; 32]);
@@ -152,9 +228,10 @@ mod tests {
 
     #[test]
     fn other_types_are_refused() {
+        // IQ4_XS: an importance-matrix format with its own lookup grid.
         assert!(!dequantize_into(
-            GgmlType::from_id(12),
-            &[0; 144],
+            GgmlType::from_id(23),
+            &[0; 136],
             &mut [0.0; 256]
         ));
     }

@@ -155,7 +155,8 @@ pub enum GgufError {
     /// A tensor type that cannot be converted to f32 here.
     #[error(
         "{path}: tensor `{tensor}` has type {ggml_type}, which cannot be dequantized (supported: \
-         F32, F16, BF16, Q8_0, Q4_0, Q4_1); convert the model to one of those types"
+         {}); convert the model to one of those types",
+        super::ggml_type::dequantizable_names()
     )]
     UnsupportedTensorType {
         /// The file.

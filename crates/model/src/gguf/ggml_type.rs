@@ -54,8 +54,22 @@ impl GgmlType {
     pub const Q4_0: Self = Self(2);
     /// Blocks of 32 4-bit weights with an f16 scale and minimum (`x = q * d + m`).
     pub const Q4_1: Self = Self(3);
+    /// Blocks of 32 5-bit weights with one f16 scale (`x = (q - 16) * d`).
+    pub const Q5_0: Self = Self(6);
+    /// Blocks of 32 5-bit weights with an f16 scale and minimum (`x = q * d + m`).
+    pub const Q5_1: Self = Self(7);
     /// Blocks of 32 signed 8-bit weights with one f16 scale (`x = q * d`).
     pub const Q8_0: Self = Self(8);
+    /// Super-blocks of 256 2-bit weights, 4-bit scales and minimums per 16.
+    pub const Q2_K: Self = Self(10);
+    /// Super-blocks of 256 3-bit weights, 6-bit scales per 16.
+    pub const Q3_K: Self = Self(11);
+    /// Super-blocks of 256 4-bit weights, 6-bit scales and minimums per 32.
+    pub const Q4_K: Self = Self(12);
+    /// Super-blocks of 256 5-bit weights, 6-bit scales and minimums per 32.
+    pub const Q5_K: Self = Self(13);
+    /// Super-blocks of 256 6-bit weights, 8-bit scales per 16.
+    pub const Q6_K: Self = Self(14);
     /// bfloat16.
     pub const BF16: Self = Self(30);
 
@@ -91,14 +105,26 @@ impl GgmlType {
 }
 
 /// The types [`GgmlType::is_dequantizable`] accepts.
-pub(super) const DEQUANTIZABLE: [GgmlType; 6] = [
+pub(super) const DEQUANTIZABLE: [GgmlType; 13] = [
     GgmlType::F32,
     GgmlType::F16,
     GgmlType::BF16,
     GgmlType::Q8_0,
     GgmlType::Q4_0,
     GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
 ];
+
+/// The names of the [`DEQUANTIZABLE`] types, for error messages.
+pub(super) fn dequantizable_names() -> String {
+    DEQUANTIZABLE.map(|t| t.to_string()).join(", ")
+}
 
 impl fmt::Display for GgmlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,8 +144,15 @@ mod tests {
         assert_eq!(GgmlType::Q4_1.to_string(), "Q4_1");
         assert_eq!(GgmlType::Q8_0.block(), Some((32, 34)));
         assert_eq!(GgmlType::from_id(12).to_string(), "Q4_K");
-        assert_eq!(GgmlType::from_id(12).block(), Some((256, 144)));
-        assert!(!GgmlType::from_id(12).is_dequantizable());
+        assert_eq!(GgmlType::Q4_K.block(), Some((256, 144)));
+        assert_eq!(GgmlType::Q6_K.block(), Some((256, 210)));
+        assert_eq!(GgmlType::Q5_0.block(), Some((32, 22)));
+        assert!(GgmlType::Q4_K.is_dequantizable());
+        assert!(!GgmlType::from_id(23).is_dequantizable());
+        assert_eq!(
+            dequantizable_names(),
+            "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K"
+        );
         assert!(GgmlType::BF16.is_dequantizable());
         assert_eq!(GgmlType::from_id(4).to_string(), "unknown type id 4");
         assert_eq!(GgmlType::from_id(4).block(), None);

@@ -10,6 +10,7 @@ mod cursor;
 mod dequant;
 mod error;
 mod ggml_type;
+mod kquant;
 mod metadata;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
