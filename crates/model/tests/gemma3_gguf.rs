@@ -1,0 +1,68 @@
+//! The real Gemma-3-270M Q4_K_M GGUF: its tensor types, and its tensors of every
+//! type (Q8_0, Q5_0, Q4_K, Q6_K, F32) dequantized exactly as gguf-py does (the values
+//! transformers loads), per `gemma3_reference.json`'s `dequant_checks`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{gemma3_gguf, gemma3_reference};
+use prompt_model::gguf::GgufFile;
+use serde_json::Value;
+
+#[test]
+fn tensor_types_are_those_of_the_fixture() {
+    let gguf = GgufFile::open(gemma3_gguf()).unwrap();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for tensor in gguf.tensors() {
+        *counts.entry(tensor.ggml_type().to_string()).or_default() += 1;
+    }
+    let expected: BTreeMap<String, u64> =
+        serde_json::from_value(gemma3_reference()["gguf_tensor_types"].clone()).unwrap();
+    assert_eq!(counts, expected);
+}
+
+/// Each checked tensor: the first 8 values of its row 0 (or of row `row`) equal gguf-py's
+/// bit for bit, and the f64 sum of all its values equals gguf-py's to rounding of the sum.
+/// Norm weights are stored as `1 + w` and the fixture holds transformers' `w` (see the
+/// fixture's notes), so those are compared less 1.
+#[test]
+fn every_tensor_type_dequantizes_as_gguf_py_does() {
+    let gguf = GgufFile::open(gemma3_gguf()).unwrap();
+    let reference = gemma3_reference();
+    let checks = reference["dequant_checks"].as_array().unwrap();
+    let floats = |v: &Value| -> Vec<f32> { serde_json::from_value(v.clone()).unwrap() };
+    let mut types = Vec::new();
+    for check in checks {
+        let name = check["gguf"].as_str().unwrap();
+        let info = gguf.tensor_info(name).unwrap();
+        assert_eq!(
+            info.ggml_type().to_string(),
+            check["type"].as_str().unwrap()
+        );
+        types.push(check["type"].as_str().unwrap().to_string());
+        let (shape, mut values) = gguf.tensor_f32(name).unwrap();
+        if name.ends_with("norm.weight") {
+            values.iter_mut().for_each(|v| *v -= 1.0);
+        }
+        let cols = *shape.last().unwrap();
+        let (row, first8) = match check.get("row") {
+            Some(row) => (row.as_u64().unwrap() as usize, floats(&check["row_first8"])),
+            None => (0, floats(&check["row0_first8"])),
+        };
+        assert_eq!(values[row * cols..row * cols + 8], first8[..], "{name}");
+        if let Some(sum) = check.get("sum_f64") {
+            let expected: Vec<usize> = serde_json::from_value(check["shape"].clone()).unwrap();
+            assert_eq!(shape, expected, "{name}");
+            let found: f64 = values.iter().map(|&v| f64::from(v)).sum();
+            let sum = sum.as_f64().unwrap();
+            assert!(
+                (found - sum).abs() <= 1e-9 * sum.abs().max(1.0),
+                "{name}: sum {found} vs {sum}"
+            );
+        }
+    }
+    types.sort();
+    types.dedup();
+    assert_eq!(types, ["F32", "Q4_K", "Q5_0", "Q6_K", "Q8_0"]);
+}
