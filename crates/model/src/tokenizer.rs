@@ -5,10 +5,12 @@
 //! | key | becomes |
 //! |---|---|
 //! | `tokenizer.ggml.model` = `gpt2` | byte-level BPE |
+//! | `tokenizer.ggml.model` = `llama` | SentencePiece BPE with byte fallback (module `sentencepiece`) |
 //! | `tokenizer.ggml.tokens` | the vocabulary (id = position) |
-//! | `tokenizer.ggml.merges` | the merges, `"left right"` in rank order |
+//! | `tokenizer.ggml.merges` | `gpt2`: the merges, `"left right"` in rank order |
+//! | `tokenizer.ggml.scores` | `llama`: the merge order (Gemma: the token order instead) |
 //! | `tokenizer.ggml.token_type` | control (3) tokens become special added tokens, user-defined (4) tokens plain added tokens |
-//! | `tokenizer.ggml.pre` | the pre-tokenizer (see [`PRE_TOKENIZERS`]) |
+//! | `tokenizer.ggml.pre` | `gpt2`: the pre-tokenizer (see [`PRE_TOKENIZERS`]) |
 //! | `tokenizer.ggml.add_bos_token` / `add_eos_token` | a post-processor that adds them (off when absent) |
 //! | `tokenizer.ggml.{bos,eos,unknown,padding}_token_id` | [`SpecialTokenIds`] |
 
@@ -25,6 +27,8 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::gguf::{GgufError, GgufFile, MetadataValue};
+
+mod sentencepiece;
 
 /// The `tokenizer.ggml.pre` values understood here and the Hugging Face pre-tokenizer each
 /// stands for (missing means `default`).
@@ -51,16 +55,26 @@ pub enum TokenizerError {
     /// A metadata key is missing or has the wrong type.
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    /// A tokenizer family other than byte-level BPE.
+    /// A tokenizer family other than byte-level BPE and SentencePiece.
     #[error(
-        "{path}: `tokenizer.ggml.model` is `{found}`; only `gpt2` (byte-level BPE) is supported \
-         here: use the model's Hugging Face tokenizer.json instead"
+        "{path}: `tokenizer.ggml.model` is `{found}`; only `gpt2` (byte-level BPE) and `llama` \
+         (SentencePiece) are supported here: use the model's Hugging Face tokenizer.json instead"
     )]
     UnsupportedModel {
         /// The GGUF file.
         path: PathBuf,
         /// The value found.
         found: String,
+    },
+    /// A SentencePiece vocabulary that wants a space before the text.
+    #[error(
+        "{path}: `tokenizer.ggml.add_space_prefix` is not false; SentencePiece vocabularies are \
+         supported without a prefix space only (as Gemma's): use the model's Hugging Face \
+         tokenizer.json instead"
+    )]
+    SpacePrefix {
+        /// The GGUF file.
+        path: PathBuf,
     },
     /// A pre-tokenizer this module cannot reproduce.
     #[error(
@@ -164,21 +178,62 @@ pub fn load_tokenizer_json(path: impl AsRef<Path>) -> Result<Tokenizer, Tokenize
     })
 }
 
-/// Builds the tokenizer a GGUF file describes (byte-level BPE only, the table above says how).
+/// Builds the tokenizer a GGUF file describes (the table above says how).
 ///
 /// Control tokens such as `<|im_start|>` are special added tokens: they are recognised in the
 /// input text as single tokens and dropped by `decode(.., skip_special_tokens = true)`.
 pub fn tokenizer_from_gguf(gguf: &GgufFile) -> Result<Tokenizer, TokenizerError> {
     let path = gguf.path();
-    let model = gguf.get_str("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(TokenizerError::UnsupportedModel {
-            path: path.to_path_buf(),
-            found: model.to_string(),
-        });
-    }
-    let pre_tokenizer = pre_tokenizer(gguf)?;
     let tokens = strings(gguf, "tokenizer.ggml.tokens")?;
+    let types = per_token(
+        gguf,
+        "tokenizer.ggml.token_type",
+        tokens.len(),
+        "integer",
+        |v| v.as_i64(),
+    )?
+    .unwrap_or_else(|| vec![1; tokens.len()]);
+    let ids = special_token_ids(gguf)?;
+    let mut tokenizer = match gguf.get_str("tokenizer.ggml.model")? {
+        "gpt2" => byte_level_bpe(gguf, &tokens, ids)?,
+        "llama" => sentencepiece::tokenizer(gguf, &tokens, ids)?,
+        other => {
+            return Err(TokenizerError::UnsupportedModel {
+                path: path.to_path_buf(),
+                found: other.to_string(),
+            });
+        }
+    };
+    let added = |wanted: i64| {
+        tokens
+            .iter()
+            .zip(&types)
+            .filter(move |(_, t)| **t == wanted)
+            .map(|(&token, _)| AddedToken::from(token, true).normalized(false))
+    };
+    // A user-defined token the model's vocabulary spells differently (SentencePiece's runs of
+    // spaces) is left to the model, as transformers does.
+    let user_defined: Vec<AddedToken> = added(TOKEN_TYPE_USER_DEFINED)
+        .filter(|t| tokenizer.token_to_id(&t.content).is_some())
+        .map(|t| t.special(false))
+        .collect();
+    tokenizer
+        .add_special_tokens(added(TOKEN_TYPE_CONTROL))
+        .map_err(|source| build_error(gguf, source))?;
+    tokenizer
+        .add_tokens(user_defined)
+        .map_err(|source| build_error(gguf, source))?;
+    Ok(tokenizer)
+}
+
+/// GPT-2 style byte-level BPE: the file's merges and pre-tokenizer, ByteLevel decoding.
+fn byte_level_bpe(
+    gguf: &GgufFile,
+    tokens: &[&str],
+    ids: SpecialTokenIds,
+) -> Result<Tokenizer, TokenizerError> {
+    let path = gguf.path();
+    let pre_tokenizer = pre_tokenizer(gguf)?;
     let merges = strings(gguf, "tokenizer.ggml.merges")?
         .into_iter()
         .enumerate()
@@ -193,13 +248,6 @@ pub fn tokenizer_from_gguf(gguf: &GgufFile) -> Result<Tokenizer, TokenizerError>
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let types = token_types(gguf, tokens.len())?;
-    let ids = special_token_ids(gguf)?;
-    let build = |source| TokenizerError::Build {
-        path: path.to_path_buf(),
-        source,
-    };
-
     let vocab = tokens
         .iter()
         .enumerate()
@@ -209,25 +257,20 @@ pub fn tokenizer_from_gguf(gguf: &GgufFile) -> Result<Tokenizer, TokenizerError>
     if let Some(unk) = ids.unk {
         bpe = bpe.unk_token(tokens[unk as usize].to_string());
     }
-    let mut tokenizer = Tokenizer::new(bpe.build().map_err(build)?);
+    let bpe = bpe.build().map_err(|source| build_error(gguf, source))?;
+    let mut tokenizer = Tokenizer::new(bpe);
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
     tokenizer.with_decoder(Some(ByteLevel::default()));
-    tokenizer.with_post_processor(Some(post_processor(gguf, &tokens, ids)?));
-
-    let added = |wanted: i64| {
-        tokens
-            .iter()
-            .zip(&types)
-            .filter(move |(_, t)| **t == wanted)
-            .map(|(&token, _)| AddedToken::from(token, true).normalized(false))
-    };
-    tokenizer
-        .add_special_tokens(added(TOKEN_TYPE_CONTROL))
-        .map_err(build)?;
-    tokenizer
-        .add_tokens(added(TOKEN_TYPE_USER_DEFINED).map(|t| t.special(false)))
-        .map_err(build)?;
+    let byte_level = PostProcessorWrapper::from(ByteLevel::new(false, true, true));
+    tokenizer.with_post_processor(post_processor(gguf, tokens, ids, Some(byte_level), false)?);
     Ok(tokenizer)
+}
+
+fn build_error(gguf: &GgufFile, source: tokenizers::Error) -> TokenizerError {
+    TokenizerError::Build {
+        path: gguf.path().to_path_buf(),
+        source,
+    }
 }
 
 /// The special token ids a GGUF file declares, checked against the vocabulary size.
@@ -256,52 +299,55 @@ pub fn special_token_ids(gguf: &GgufFile) -> Result<SpecialTokenIds, TokenizerEr
     })
 }
 
-/// The elements of string array `key`.
-fn strings<'a>(gguf: &'a GgufFile, key: &'static str) -> Result<Vec<&'a str>, TokenizerError> {
+/// The elements of array `key`, each converted by `convert` (`expected` names the element type
+/// in errors).
+fn elements<'a, T>(
+    gguf: &'a GgufFile,
+    key: &'static str,
+    expected: &'static str,
+    convert: impl Fn(&'a MetadataValue) -> Option<T>,
+) -> Result<Vec<T>, TokenizerError> {
     gguf.get_array(key)?
         .iter()
         .enumerate()
         .map(|(index, value)| {
-            value.as_str().ok_or_else(|| TokenizerError::BadElement {
+            convert(value).ok_or_else(|| TokenizerError::BadElement {
                 path: gguf.path().to_path_buf(),
                 key,
                 index,
-                expected: "string",
+                expected,
                 found: value.type_name(),
             })
         })
         .collect()
 }
 
-/// `tokenizer.ggml.token_type`, one integer per token (all normal when absent).
-fn token_types(gguf: &GgufFile, vocab_size: usize) -> Result<Vec<i64>, TokenizerError> {
-    const KEY: &str = "tokenizer.ggml.token_type";
-    if gguf.metadata(KEY).is_none() {
-        return Ok(vec![1; vocab_size]);
+/// The elements of string array `key`.
+fn strings<'a>(gguf: &'a GgufFile, key: &'static str) -> Result<Vec<&'a str>, TokenizerError> {
+    elements(gguf, key, "string", MetadataValue::as_str)
+}
+
+/// Array `key` with one element per token (`None` when the file lacks it).
+fn per_token<'a, T>(
+    gguf: &'a GgufFile,
+    key: &'static str,
+    vocab_size: usize,
+    expected: &'static str,
+    convert: impl Fn(&'a MetadataValue) -> Option<T>,
+) -> Result<Option<Vec<T>>, TokenizerError> {
+    if gguf.metadata(key).is_none() {
+        return Ok(None);
     }
-    let types = gguf
-        .get_array(KEY)?
-        .iter()
-        .enumerate()
-        .map(|(index, value)| {
-            value.as_i64().ok_or_else(|| TokenizerError::BadElement {
-                path: gguf.path().to_path_buf(),
-                key: KEY,
-                index,
-                expected: "integer",
-                found: value.type_name(),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if types.len() != vocab_size {
+    let values = elements(gguf, key, expected, convert)?;
+    if values.len() != vocab_size {
         return Err(TokenizerError::LengthMismatch {
             path: gguf.path().to_path_buf(),
-            key: KEY,
+            key,
             expected: vocab_size,
-            found: types.len(),
+            found: values.len(),
         });
     }
-    Ok(types)
+    Ok(Some(values))
 }
 
 /// The pre-tokenizer `tokenizer.ggml.pre` names.
@@ -322,18 +368,28 @@ fn pre_tokenizer(gguf: &GgufFile) -> Result<PreTokenizerWrapper, TokenizerError>
     }
 }
 
-/// ByteLevel offsets, plus BOS / EOS when `tokenizer.ggml.add_{bos,eos}_token` ask for them.
+/// BOS / EOS around the text when `tokenizer.ggml.add_{bos,eos}_token` ask for them (an absent
+/// BOS flag means `bos_by_default`), after `base` (ByteLevel offsets for byte-level BPE) when
+/// given; `None` when there is neither.
 fn post_processor(
     gguf: &GgufFile,
     tokens: &[&str],
     ids: SpecialTokenIds,
-) -> Result<PostProcessorWrapper, TokenizerError> {
-    let byte_level = PostProcessorWrapper::from(ByteLevel::new(false, true, true));
-    let flag = |key| gguf.metadata(key).and_then(MetadataValue::as_bool) == Some(true);
-    let bos = ids.bos.filter(|_| flag("tokenizer.ggml.add_bos_token"));
-    let eos = ids.eos.filter(|_| flag("tokenizer.ggml.add_eos_token"));
+    base: Option<PostProcessorWrapper>,
+    bos_by_default: bool,
+) -> Result<Option<PostProcessorWrapper>, TokenizerError> {
+    let flag = |key, default| {
+        gguf.metadata(key)
+            .map_or(Some(default), MetadataValue::as_bool)
+    };
+    let bos = ids
+        .bos
+        .filter(|_| flag("tokenizer.ggml.add_bos_token", bos_by_default) == Some(true));
+    let eos = ids
+        .eos
+        .filter(|_| flag("tokenizer.ggml.add_eos_token", false) == Some(true));
     if bos.is_none() && eos.is_none() {
-        return Ok(byte_level);
+        return Ok(base);
     }
     let piece = |id: Option<u32>| id.map(|id| (tokens[id as usize].to_string(), id));
     let (bos, eos) = (piece(bos), piece(eos));
@@ -344,18 +400,16 @@ fn post_processor(
         parts.extend(eos.iter().map(|(t, _)| t.clone()));
         parts.join(" ")
     };
-    let template = TemplateProcessing::builder()
+    let template: PostProcessorWrapper = TemplateProcessing::builder()
         .try_single(around("$A"))
         .and_then(|b| b.try_pair(format!("{} {}", around("$A"), around("$B:1"))))
-        .map_err(|e| TokenizerError::Build {
-            path: gguf.path().to_path_buf(),
-            source: e.into(),
-        })?
+        .map_err(|e| build_error(gguf, e.into()))?
         .special_tokens(bos.into_iter().chain(eos).collect::<Vec<_>>())
         .build()
-        .map_err(|e| TokenizerError::Build {
-            path: gguf.path().to_path_buf(),
-            source: e.into(),
-        })?;
-    Ok(PostSequence::new(vec![byte_level, template.into()]).into())
+        .map_err(|e| build_error(gguf, e.into()))?
+        .into();
+    Ok(Some(match base {
+        Some(base) => PostSequence::new(vec![base, template]).into(),
+        None => template,
+    }))
 }

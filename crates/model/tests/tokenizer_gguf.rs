@@ -171,11 +171,94 @@ fn tiny_vocabulary_merges_and_adds_bos_when_asked() {
     assert_eq!(tokenizer.encode("ab", false).unwrap().get_ids(), [3]);
 }
 
+/// A tiny SentencePiece vocabulary (ranked by `scores`), as the `architecture` stores it, with
+/// `add_space_prefix` false.
+fn tiny_spm(architecture: &str, scores: &[f32]) -> GgufWriter {
+    tiny_spm_without_prefix_flag(architecture, scores).kv(
+        "tokenizer.ggml.add_space_prefix",
+        MetadataValue::Bool(false),
+    )
+}
+
+fn tiny_spm_without_prefix_flag(architecture: &str, scores: &[f32]) -> GgufWriter {
+    GgufWriter::new(3)
+        .kv("general.architecture", s(architecture))
+        .kv("tokenizer.ggml.model", s("llama"))
+        .kv(
+            "tokenizer.ggml.tokens",
+            strings(&[
+                "<unk>", "<s>", "<0xC3>", "<0xA9>", "▁", "a", "b", "ab", "▁a", "  ", "<ctl>",
+            ]),
+        )
+        .kv(
+            "tokenizer.ggml.scores",
+            MetadataValue::Array(scores.iter().map(|&v| MetadataValue::F32(v)).collect()),
+        )
+        .kv(
+            "tokenizer.ggml.token_type",
+            MetadataValue::Array(
+                [2, 3, 6, 6, 1, 1, 1, 1, 1, 4, 3]
+                    .map(MetadataValue::I32)
+                    .to_vec(),
+            ),
+        )
+        .kv("tokenizer.ggml.unknown_token_id", MetadataValue::U32(0))
+        .kv("tokenizer.ggml.bos_token_id", MetadataValue::U32(1))
+}
+
+#[test]
+fn sentencepiece_vocabulary_from_metadata() {
+    // "▁a" scores above "ab": "▁ab" becomes "▁a" + "b".
+    let scores = [0.0, 0.0, 0.0, 0.0, -1.0, -1.0, -1.0, -3.0, -2.0, -4.0, 0.0];
+    let tokenizer = build(tiny_spm("llama", &scores)).unwrap();
+    let ids = |text: &str| tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+    assert_eq!(ids(" ab"), [8, 6]);
+    // Spaces are ▁ (two of them the respelled "  " token), with no prefix space.
+    assert_eq!(ids("a  b"), [5, 9, 6]);
+    // é is not a token: its UTF-8 bytes are; a control token is matched whole.
+    assert_eq!(ids("é<ctl>"), [2, 3, 10]);
+    assert_eq!(tokenizer.decode(&[5, 9, 6, 2, 3], false).unwrap(), "a  bé");
+    // Without `add_bos_token`, SentencePiece files get BOS (llama.cpp's default).
+    assert_eq!(encode(&tokenizer, "a"), [1, 5]);
+    let no_bos =
+        tiny_spm("llama", &scores).kv("tokenizer.ggml.add_bos_token", MetadataValue::Bool(false));
+    assert_eq!(encode(&build(no_bos).unwrap(), "a"), [5]);
+    // Gemma ranks merges by position, not score: "ab" (id 7) before "▁a" (id 8).
+    let tokenizer = build(tiny_spm("gemma3", &scores)).unwrap();
+    assert_eq!(tokenizer.encode(" ab", false).unwrap().get_ids(), [4, 7]);
+}
+
+#[test]
+fn sentencepiece_with_a_prefix_space_is_refused() {
+    let scores = [0.0; 11];
+    for prefix in [None, Some(true)] {
+        let mut writer = tiny_spm_without_prefix_flag("llama", &scores);
+        if let Some(prefix) = prefix {
+            writer = writer.kv(
+                "tokenizer.ggml.add_space_prefix",
+                MetadataValue::Bool(prefix),
+            );
+        }
+        let message = build(writer).unwrap_err();
+        assert!(
+            message.contains("`tokenizer.ggml.add_space_prefix` is not false"),
+            "{message}"
+        );
+    }
+    let message = build(tiny_spm("llama", &[0.0; 3])).unwrap_err();
+    assert!(
+        message
+            .contains("`tokenizer.ggml.scores` has 3 entries but `tokenizer.ggml.tokens` has 11"),
+        "{message}"
+    );
+}
+
 #[test]
 fn unsupported_model_and_pre_tokenizer() {
-    let message = build(tiny("llama", "default")).unwrap_err();
+    let message = build(tiny("t5", "default")).unwrap_err();
     assert!(
-        message.contains("`tokenizer.ggml.model` is `llama`"),
+        message
+            .contains("`tokenizer.ggml.model` is `t5`; only `gpt2` (byte-level BPE) and `llama`"),
         "{message}"
     );
     let message = build(tiny("gpt2", "qwen2")).unwrap_err();
