@@ -63,7 +63,7 @@ pub enum LoadError {
     /// The model files describe an architecture no backbone here implements.
     #[error(
         "{path}: model family `{found}` is not supported (supported: {}); \
-         use a BERT or Llama checkpoint",
+         use a BERT, Llama or Gemma 3 checkpoint",
         crate::family::ModelFamily::SUPPORTED.join(", ")
     )]
     UnsupportedFamily {
@@ -71,6 +71,17 @@ pub enum LoadError {
         path: PathBuf,
         /// The `model_type` (config.json) or `general.architecture` (GGUF) found.
         found: String,
+    },
+    /// The model file describes a variant of its family that this implementation does not
+    /// compute.
+    #[error("{path}: unsupported {family} variant: {what}")]
+    UnsupportedVariant {
+        /// The model file.
+        path: PathBuf,
+        /// The family (`gemma3`).
+        family: &'static str,
+        /// What is not supported.
+        what: String,
     },
     /// A GGUF file could not be read (the message names the file and tensor).
     #[error(transparent)]

@@ -15,34 +15,53 @@ pub enum ModelFamily {
     Llama,
     /// BERT masked LMs: answer slot at `[MASK]`.
     Bert,
+    /// Gemma 3 causal LMs: answer slot after the template, `<bos>` before the text.
+    Gemma3,
 }
 
 impl ModelFamily {
     /// The architecture names accepted, as written in `config.json` `model_type` and GGUF
     /// `general.architecture`.
-    pub const SUPPORTED: &'static [&'static str] = &["bert", "llama"];
+    pub const SUPPORTED: &'static [&'static str] = &["bert", "gemma3", "llama"];
 
-    /// The family of the architecture name `name` (`"bert"`, `"llama"`).
+    /// The family of the architecture name `name` (`"bert"`, `"gemma3"`, `"llama"`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "bert" => Some(Self::Bert),
+            "gemma3" => Some(Self::Gemma3),
             "llama" => Some(Self::Llama),
             _ => None,
         }
     }
 
     /// Where the family reads the answer and which special tokens frame the text: a causal LM
-    /// continues the template with no BOS (PEFT semantics), BERT fills `[MASK]` inside
-    /// `[CLS] … [SEP]`.
+    /// continues the template, BERT fills `[MASK]` inside `[CLS] … [SEP]`. The special tokens
+    /// are what the model's tokenizer adds (PEFT semantics: the prompt rows go before them):
+    /// none for SmolLM2's GGUF, `<bos>` for Gemma's (`add_bos_token` true).
     pub fn encoding(self) -> (AnswerSlot, SpecialTokensSpec) {
         match self {
             Self::Llama => (AnswerSlot::NextToken, SpecialTokensSpec::default()),
+            Self::Gemma3 => (
+                AnswerSlot::NextToken,
+                SpecialTokensSpec {
+                    prefix: vec!["<bos>".to_string()],
+                    suffix: Vec::new(),
+                },
+            ),
             Self::Bert => (
                 AnswerSlot::MaskToken {
                     token: "[MASK]".to_string(),
                 },
                 SpecialTokensSpec::bert(),
             ),
+        }
+    }
+
+    /// The `task_type` of a PEFT `adapter_config.json` for this family.
+    pub fn peft_task_type(self) -> &'static str {
+        match self {
+            Self::Llama | Self::Gemma3 => "CAUSAL_LM",
+            Self::Bert => "SEQ_CLS",
         }
     }
 
@@ -78,6 +97,7 @@ mod tests {
         }
         assert_eq!(ModelFamily::from_name("bert"), Some(ModelFamily::Bert));
         assert_eq!(ModelFamily::from_name("llama"), Some(ModelFamily::Llama));
+        assert_eq!(ModelFamily::from_name("gemma3"), Some(ModelFamily::Gemma3));
         assert_eq!(ModelFamily::from_name("qwen2"), None);
     }
 }

@@ -1,8 +1,8 @@
 //! Frozen pretrained backbones with a trainable soft prompt in front of their input.
 //!
-//! A [`Backbone`] is a frozen transformer (llama-family causal LM or BERT masked LM) that can
-//! embed tokens, encode a sequence of embeddings and score hidden states against a few rows of
-//! its vocabulary head. `PromptTuned` prepends a `SoftPrompt` to the token embeddings and
+//! A [`Backbone`] is a frozen transformer (llama-family or Gemma 3 causal LM, BERT masked LM)
+//! that can embed tokens, encode a sequence of embeddings and score hidden states against a few
+//! rows of its vocabulary head. `PromptTuned` prepends a `SoftPrompt` to the token embeddings and
 //! turns the hidden state at each example's answer slot into class scores.
 #![warn(missing_docs)]
 
@@ -12,6 +12,7 @@ mod bert;
 pub mod cache;
 mod error;
 mod family;
+mod gemma3;
 pub mod gguf;
 mod hf_dir;
 mod kernels;
@@ -31,6 +32,7 @@ pub use backbone::{Backbone, encode_prefix_in_every_row};
 pub use bert::{Bert, BertConfig, HiddenAct};
 pub use error::{LoadError, ModelError};
 pub use family::ModelFamily;
+pub use gemma3::{Gemma3, Gemma3Config};
 pub use hf_dir::HfDir;
 pub use kernels::matmul_kernels;
 pub use llama::{Llama, LlamaConfig, LlamaError};

@@ -12,13 +12,13 @@ use prompt_data::{AnswerSlot, SpecialTokensSpec, Tokenizer};
 
 use crate::activation_memory::ActivationShape;
 use crate::backbone::Backbone;
-use crate::error::ModelError;
+use crate::error::{LoadError, ModelError};
 use crate::family::ModelFamily;
 use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
 use crate::prefix::{PrefixCache, RowPrefixes};
 use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
-use crate::{Bert, Llama};
+use crate::{Bert, Gemma3, Llama};
 
 /// The backbone of whichever family a model file holds.
 #[derive(Module, Debug)]
@@ -27,6 +27,8 @@ pub enum AnyBackbone {
     Llama(Llama),
     /// A BERT masked LM.
     Bert(Bert),
+    /// A Gemma 3 causal LM.
+    Gemma3(Gemma3),
 }
 
 /// A loaded model: the frozen backbone, its tokenizer and how its inputs are framed.
@@ -69,6 +71,20 @@ pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
             AnyBackbone::Bert(Bert::from_hf_dir(path, device)?),
             load_tokenizer_json(HfDir::new(path).tokenizer_path())?,
         ),
+        ModelFamily::Gemma3 if path.is_dir() => {
+            return Err(LoadError::UnsupportedVariant {
+                path: PathBuf::from(path),
+                family: "gemma3",
+                what: "a Hugging Face folder (Gemma 3 is read from its GGUF file, e.g. \
+                       `cargo xtask fetch gemma-3-270m`)"
+                    .to_string(),
+            }
+            .into());
+        }
+        ModelFamily::Gemma3 => (
+            AnyBackbone::Gemma3(Gemma3::from_gguf(path, device)?),
+            tokenizer_from_gguf(&GgufFile::open(path)?)?,
+        ),
     };
     Ok(LoadedModel {
         backbone,
@@ -83,6 +99,7 @@ macro_rules! each_family {
         match $self {
             AnyBackbone::Llama($model) => $body,
             AnyBackbone::Bert($model) => $body,
+            AnyBackbone::Gemma3($model) => $body,
         }
     };
 }

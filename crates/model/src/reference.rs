@@ -218,11 +218,21 @@ pub enum ReferenceError {
     Model(#[from] ModelError),
 }
 
-/// A causal-LM fixture (`smollm2_reference.json`).
+/// A causal-LM fixture (`smollm2_reference.json`, `gemma3_reference.json`).
 #[derive(Deserialize)]
 struct CausalReference {
-    label_ids: Vec<u32>,
+    /// The label words' ids of every case (a case may name its own instead).
+    label_ids: Option<Vec<u32>>,
+    /// Texts whose ids are checked without running the model.
+    #[serde(default)]
+    tokenization_examples: Vec<TokenizationExample>,
     cases: Vec<CausalCase>,
+}
+
+#[derive(Deserialize)]
+struct TokenizationExample {
+    text: String,
+    ids: Vec<u32>,
 }
 
 #[derive(Deserialize)]
@@ -232,10 +242,26 @@ struct CausalCase {
     last_logits_first16: Vec<f64>,
     last_top10_ids: Vec<u32>,
     last_top10_logits: Vec<f64>,
+    /// This case's label words' ids (else the fixture's).
+    label_ids: Option<Vec<u32>>,
     label_logits: Vec<f64>,
-    /// `prompt{k}` entries: a fixed k-row prompt prepended (see [`fixture_prompt`]).
+    /// `prompt{k}` entries: a fixed k-row prompt prepended (see [`fixture_prompt`]); other
+    /// fields describe the case and are not compared.
     #[serde(flatten)]
-    prompts: std::collections::BTreeMap<String, PromptCase>,
+    rest: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl CausalCase {
+    /// The prompt lengths `k` of the case's `prompt{k}` entries, with their reference values.
+    fn prompts(&self) -> Result<Vec<(String, usize, PromptCase)>, serde_json::Error> {
+        self.rest
+            .iter()
+            .filter_map(|(key, value)| {
+                let k = key.strip_prefix("prompt")?.parse().ok()?;
+                Some(serde_json::from_value(value.clone()).map(|case| (key.clone(), k, case)))
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -306,14 +332,22 @@ pub fn check_reference(
         let fixture = serde_json::from_value(fixture).map_err(format_error)?;
         check_masked(&fixture, &loaded, &device, &mut report)?;
     } else {
-        let fixture = serde_json::from_value(fixture).map_err(format_error)?;
-        check_causal(&fixture, &loaded, &device, &mut report)?;
+        let fixture: CausalReference = serde_json::from_value(fixture).map_err(format_error)?;
+        let prompts = fixture
+            .cases
+            .iter()
+            .map(CausalCase::prompts)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(format_error)?;
+        check_causal(&fixture, &prompts, &loaded, &device, &mut report)?;
     }
     Ok(report)
 }
 
+/// Runs the causal fixture's cases; `prompts[i]` are case `i`'s `prompt{k}` entries.
 fn check_causal(
     fixture: &CausalReference,
+    prompts: &[Vec<(String, usize, PromptCase)>],
     loaded: &LoadedModel,
     device: &Device,
     report: &mut ReferenceReport,
@@ -321,18 +355,32 @@ fn check_causal(
     let tolerance = Some(report.tolerances.values);
     let grad_tolerance = Some(report.tolerances.gradients);
     let (tokenizer, model) = (&loaded.tokenizer, &loaded.backbone);
-    let label_ids: Vec<Vec<u32>> = fixture.label_ids.iter().map(|&id| vec![id]).collect();
-    let classes = ClassTokens::new(
-        &Verbalizer::from_ids(&label_ids, MultiTokenPolicy::FirstToken)?,
-        device,
-    );
     let as_f64 = |v: &[u32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
-    for (case_index, case) in fixture.cases.iter().enumerate() {
-        let ids = tokenizer
-            .encode(case.text.as_str(), false)
+    // The ids the tokenizer gives with its special tokens (`<bos>` where the model adds it).
+    let encode = |text: &str| {
+        tokenizer
+            .encode(text, true)
             .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    for example in &fixture.tokenization_examples {
+        let ids = encode(&example.text);
+        report.compare("ids", &as_f64(&ids), &as_f64(&example.ids), None);
+    }
+    for ((case_index, case), prompts) in fixture.cases.iter().enumerate().zip(prompts) {
+        let ids = encode(&case.text);
         report.compare("ids", &as_f64(&ids), &as_f64(&case.ids), None);
+        let label_ids = case
+            .label_ids
+            .as_ref()
+            .or(fixture.label_ids.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        let label_words: Vec<Vec<u32>> = label_ids.iter().map(|&id| vec![id]).collect();
+        let classes = ClassTokens::new(
+            &Verbalizer::from_ids(&label_words, MultiTokenPolicy::FirstToken)?,
+            device,
+        );
 
         // The model runs on the fixture's ids, so a tokenizer mismatch does not hide the rest.
         let len = case.ids.len();
@@ -369,15 +417,16 @@ fn check_causal(
             &case.last_top10_logits,
             tolerance,
         );
-        let label = floats(model.vocab_logits(last, ids_tensor(&fixture.label_ids, device)));
+        let label = floats(model.vocab_logits(last, ids_tensor(&label_ids, device)));
         report.compare("label_logits", &label, &case.label_logits, tolerance);
 
-        for (key, expected) in &case.prompts {
-            let Some(k) = key.strip_prefix("prompt").and_then(|k| k.parse().ok()) else {
-                continue;
-            };
-            let prompt =
-                SoftPrompt::from_tensor(fixture_prompt(k, model.hidden_size(), case_index, device));
+        for (key, k, expected) in prompts {
+            let prompt = SoftPrompt::from_tensor(fixture_prompt(
+                *k,
+                model.hidden_size(),
+                case_index,
+                device,
+            ));
             let tuned = PromptTuned::new(model.clone(), prompt)?;
             let answer =
                 Tensor::<1, Int>::from_data(TensorData::new(vec![len as i64 - 1], [1]), device);

@@ -53,6 +53,22 @@ fn llama_directory_is_llama() {
 }
 
 #[test]
+fn a_gemma3_directory_is_refused_for_its_gguf() {
+    let dir = dir_with_config(r#"{"model_type": "gemma3"}"#);
+    let message = prompt_model::load(dir.path(), &burn::tensor::Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}: unsupported gemma3 variant: a Hugging Face folder (Gemma 3 is read from its \
+             GGUF file, e.g. `cargo xtask fetch gemma-3-270m`)",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
 fn other_model_types_are_named_with_the_supported_ones() {
     let dir = dir_with_config(r#"{"model_type": "qwen2"}"#);
     let message = ModelFamily::detect(dir.path()).unwrap_err().to_string();
@@ -61,7 +77,7 @@ fn other_model_types_are_named_with_the_supported_ones() {
         "{message}"
     );
     assert!(
-        message.contains("model family `qwen2` is not supported (supported: bert, llama)"),
+        message.contains("model family `qwen2` is not supported (supported: bert, gemma3, llama)"),
         "{message}"
     );
 }

@@ -1,4 +1,4 @@
-//! The real Gemma-3-270M Q4_K_M GGUF: its tensor types, and its tensors of every
+//! The real Gemma-3-270M Q4_K_M GGUF: its config, its tensor types, and its tensors of every
 //! type (Q8_0, Q5_0, Q4_K, Q6_K, F32) dequantized exactly as gguf-py does (the values
 //! transformers loads), per `gemma3_reference.json`'s `dequant_checks`.
 
@@ -8,7 +8,46 @@ use std::collections::BTreeMap;
 
 use common::{gemma3_gguf, gemma3_reference};
 use prompt_model::gguf::GgufFile;
+use prompt_model::{Gemma3Config, ModelFamily};
 use serde_json::Value;
+
+#[test]
+fn config_is_read_from_the_metadata() {
+    assert_eq!(
+        ModelFamily::detect(gemma3_gguf()).unwrap(),
+        ModelFamily::Gemma3
+    );
+    let gguf = GgufFile::open(gemma3_gguf()).unwrap();
+    let config = Gemma3Config::from_gguf(&gguf).unwrap();
+    assert_eq!(
+        config,
+        Gemma3Config {
+            vocab_size: 262_144,
+            hidden_size: 640,
+            intermediate_size: 2048,
+            num_hidden_layers: 18,
+            num_attention_heads: 4,
+            num_key_value_heads: 1,
+            head_dim: 256,
+            rms_norm_eps: f64::from(1e-6f32),
+            rope_theta: 1e6,
+            rope_local_base_freq: 1e4,
+            sliding_window: 512,
+            sliding_window_pattern: 6,
+            max_position_embeddings: 8192,
+        }
+    );
+    // The fixture's layer types: layers 5, 11 and 17 are global.
+    let reference = gemma3_reference();
+    let types = reference["config"]["layer_types"].as_array().unwrap();
+    for (i, kind) in types.iter().enumerate() {
+        assert_eq!(config.is_global(i), kind == "full_attention", "layer {i}");
+    }
+    assert_eq!(
+        config.rms_norm_eps,
+        reference["config"]["rms_norm_eps"].as_f64().unwrap()
+    );
+}
 
 #[test]
 fn tensor_types_are_those_of_the_fixture() {

@@ -8,26 +8,10 @@ use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use common::{floats, max_abs_diff, tiny_llama_config};
+use common::{floats, max_abs_diff, padded_ids as ids, tiny_llama_config};
 use prompt_model::{Backbone, Llama, LlamaError, LoadError};
 use safetensors::tensor::{Dtype, TensorView};
 use tempfile::TempDir;
-
-fn ids(rows: &[&[i64]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
-    let len = rows.iter().map(|r| r.len()).max().unwrap();
-    let mut data = Vec::new();
-    let mut mask = Vec::new();
-    for row in rows {
-        for j in 0..len {
-            data.push(row.get(j).copied().unwrap_or(0));
-            mask.push(j < row.len());
-        }
-    }
-    (
-        Tensor::from_data(TensorData::new(data, [rows.len(), len]), device),
-        Tensor::from_data(TensorData::new(mask, [rows.len(), len]), device),
-    )
-}
 
 fn hidden(model: &Llama, rows: &[&[i64]], device: &Device) -> Vec<f32> {
     let (ids, mask) = ids(rows, device);

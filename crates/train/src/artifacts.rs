@@ -106,12 +106,8 @@ impl RunDir {
             fs::remove_dir_all(&partial).map_err(io(&partial))?;
         }
         let model_path = config.model.resolved_path();
-        let task_type = match family {
-            ModelFamily::Llama => "CAUSAL_LM",
-            ModelFamily::Bert => "SEQ_CLS",
-        };
         let adapter = AdapterConfig::new(
-            task_type,
+            family.peft_task_type(),
             &hf_model_name(&model_path),
             prompt.num_tokens(),
             prompt.width(),

@@ -1,7 +1,8 @@
-//! Grouped-query self-attention with rotary positions.
+//! Grouped-query self-attention with rotary positions (and, for Gemma 3, RMSNorm on each
+//! query and key head before the rotation).
 
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{Linear, RmsNorm};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
@@ -20,6 +21,11 @@ pub struct Attention {
     pub v_proj: Linear,
     /// `[num_heads * head_dim, d]`.
     pub o_proj: Linear,
+    /// RMSNorm over each query head's `head_dim` values before the rotation (Gemma 3); `None`
+    /// for llama.
+    pub q_norm: Option<RmsNorm>,
+    /// The same for each key head.
+    pub k_norm: Option<RmsNorm>,
     /// Query heads.
     pub num_heads: usize,
     /// Key/value heads.
@@ -101,8 +107,14 @@ impl Attention {
     fn project(&self, x: Tensor<3>, rotation: &Rotation) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
         let [b, t, _] = x.dims();
         let heads = |y: Tensor<3>, n: usize| y.reshape([b, t, n, self.head_dim]).swap_dims(1, 2);
-        let q = rotation.apply(heads(self.q_proj.forward(x.clone()), self.num_heads));
-        let k = rotation.apply(heads(self.k_proj.forward(x.clone()), self.num_kv_heads));
+        let normed = |y: Tensor<4>, norm: &Option<RmsNorm>| match norm {
+            Some(norm) => norm.forward(y),
+            None => y,
+        };
+        let q = heads(self.q_proj.forward(x.clone()), self.num_heads);
+        let k = heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
+        let q = rotation.apply(normed(q, &self.q_norm));
+        let k = rotation.apply(normed(k, &self.k_norm));
         let v = heads(self.v_proj.forward(x), self.num_kv_heads);
         (q, k, v)
     }

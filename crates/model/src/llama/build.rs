@@ -8,13 +8,13 @@ use burn::tensor::{Device, Tensor};
 
 use super::attention::Attention;
 use super::config::LlamaConfig;
-use super::mlp::Mlp;
+use super::mlp::{GateActivation, Mlp};
 use super::model::{DecoderLayer, Llama};
 use super::rope::Rope;
 use crate::error::LoadError;
 
-/// Where the parameters of a llama model come from. Fields are burn field paths with `{i}`
-/// for the block (`layers.{i}.self_attn.q_proj.weight`).
+/// Where the parameters of a llama-family model (llama, Gemma 3) come from. Fields are burn
+/// field paths with `{i}` for the block (`layers.{i}.self_attn.q_proj.weight`).
 pub(crate) trait ParamSource {
     /// A bias-free linear layer of `shape` `[inp, out]`; `rope_heads` is the number of rotary
     /// heads its output rows hold (queries and keys), for sources that store them permuted.
@@ -30,8 +30,8 @@ pub(crate) trait ParamSource {
     -> Result<RmsNorm, LoadError>;
     /// A `[rows, d]` table (the token embedding, the untied head).
     fn table(&self, field: &str, shape: [usize; 2]) -> Result<Param<Tensor<2>>, LoadError>;
-    /// Whether the model has an untied vocabulary head.
-    fn has_head(&self, config: &LlamaConfig) -> bool;
+    /// Whether the model has an untied vocabulary head (`tied`: what its config says).
+    fn has_head(&self, tied: bool) -> bool;
 }
 
 impl LlamaConfig {
@@ -75,6 +75,8 @@ impl LlamaConfig {
                             [heads * hd, d],
                             None,
                         )?,
+                        q_norm: None,
+                        k_norm: None,
                         num_heads: heads,
                         num_kv_heads: kv_heads,
                         head_dim: hd,
@@ -89,12 +91,13 @@ impl LlamaConfig {
                         gate_proj: linear("layers.{i}.mlp.gate_proj.weight", [d, ffn], None)?,
                         up_proj: linear("layers.{i}.mlp.up_proj.weight", [d, ffn], None)?,
                         down_proj: linear("layers.{i}.mlp.down_proj.weight", [ffn, d], None)?,
+                        activation: GateActivation::Silu,
                     },
                 })
             })
             .collect::<Result<Vec<_>, LoadError>>()?;
         let vocab = [self.vocab_size, d];
-        let lm_head = if params.has_head(self) {
+        let lm_head = if params.has_head(self.tie_word_embeddings) {
             Some(params.table("lm_head", vocab)?)
         } else {
             None
@@ -142,7 +145,7 @@ impl ParamSource for RandomParams<'_> {
         Ok(EmbeddingConfig::new(rows, d).init(self.device).weight)
     }
 
-    fn has_head(&self, config: &LlamaConfig) -> bool {
-        !config.tie_word_embeddings
+    fn has_head(&self, tied: bool) -> bool {
+        !tied
     }
 }

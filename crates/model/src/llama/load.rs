@@ -123,10 +123,11 @@ pub(crate) const GGUF_HEAD: &str = GGUF_NAMES[2].0;
 const HF_IGNORED: &str = "model.layers.{i}.self_attn.rotary_emb.inv_freq";
 
 /// How a file names and lays out the tensors.
-struct Layout {
-    names: &'static [(&'static str, &'static str)],
-    /// Q and K rows permuted for interleaved rotary pairs (llama.cpp GGUF).
-    interleaved_qk: bool,
+pub(crate) struct Layout {
+    /// File tensor name -> burn field (`{i}` is the block index).
+    pub names: &'static [(&'static str, &'static str)],
+    /// Q and K rows permuted for interleaved rotary pairs (llama.cpp's llama GGUF).
+    pub interleaved_qk: bool,
 }
 
 impl Layout {
@@ -178,17 +179,31 @@ fn load(
     ignored: &[&str],
     device: &Device,
 ) -> Result<Llama, LlamaError> {
+    Ok(load_from_file(source, layout, ignored, device, |params| {
+        config.assemble(params, device)
+    })?)
+}
+
+/// Runs `assemble` on the parameters of `source` laid out as `layout` says, then checks that
+/// every tensor of the file was used (except the `ignored` names).
+pub(crate) fn load_from_file<M>(
+    source: &dyn WeightSource,
+    layout: &Layout,
+    ignored: &[&str],
+    device: &Device,
+    assemble: impl FnOnce(&FileParams) -> Result<M, LoadError>,
+) -> Result<M, LoadError> {
     let params = FileParams {
         loader: WeightLoader::new(source, device),
         layout,
     };
-    let model = config.assemble(&params, device)?;
+    let model = assemble(&params)?;
     params.loader.finish(ignored)?;
     Ok(model)
 }
 
 /// Parameters read from a weight file laid out as `layout` says.
-struct FileParams<'a> {
+pub(crate) struct FileParams<'a> {
     loader: WeightLoader<'a>,
     layout: &'a Layout,
 }
@@ -232,8 +247,8 @@ impl ParamSource for FileParams<'_> {
     }
 
     /// An untied checkpoint must have a head; a tied one may still store a copy of it.
-    fn has_head(&self, config: &LlamaConfig) -> bool {
-        self.loader.has(&self.layout.file_name("lm_head", 0)) || !config.tie_word_embeddings
+    fn has_head(&self, tied: bool) -> bool {
+        self.loader.has(&self.layout.file_name("lm_head", 0)) || !tied
     }
 }
 

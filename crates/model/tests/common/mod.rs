@@ -43,6 +43,51 @@ pub fn tiny_llama_config() -> prompt_model::LlamaConfig {
     }
 }
 
+/// A Gemma 3 shape small enough for fast tests: 3 layers (the last global), windows of 3
+/// positions, 2 query heads sharing 1 key/value head of the 256 values Gemma's query scale
+/// assumes.
+pub fn tiny_gemma3_config() -> prompt_model::Gemma3Config {
+    prompt_model::Gemma3Config {
+        vocab_size: 64,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 3,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 256,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1e6,
+        rope_local_base_freq: 1e4,
+        sliding_window: 3,
+        sliding_window_pattern: 3,
+        max_position_embeddings: 64,
+    }
+}
+
+/// Right-padded token ids `[B, L]` and their mask (`true` on real tokens).
+pub fn padded_ids(
+    rows: &[&[i64]],
+    device: &burn::tensor::Device,
+) -> (
+    burn::tensor::Tensor<2, burn::tensor::Int>,
+    burn::tensor::Tensor<2, burn::tensor::Bool>,
+) {
+    use burn::tensor::{Tensor, TensorData};
+    let len = rows.iter().map(|r| r.len()).max().unwrap();
+    let mut data = Vec::new();
+    let mut mask = Vec::new();
+    for row in rows {
+        for j in 0..len {
+            data.push(row.get(j).copied().unwrap_or(0));
+            mask.push(j < row.len());
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(data, [rows.len(), len]), device),
+        Tensor::from_data(TensorData::new(mask, [rows.len(), len]), device),
+    )
+}
+
 /// Values of a float tensor as `f32`.
 pub fn floats<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
     t.into_data()
@@ -119,4 +164,50 @@ pub fn batch(
         Tensor::from_data(TensorData::new(mask, [n, len]), device),
         Tensor::from_data(TensorData::new(answer, [n]), device),
     )
+}
+
+/// The quantities a causal-LM reference check reports, with how many values each compares:
+/// `ids` ids in all, `cases` cases, and the `prompt{k}` entries `prompts` of every case.
+pub fn causal_quantities(ids: usize, cases: usize, prompts: &[&str]) -> Vec<(String, usize)> {
+    let mut expected = vec![
+        ("ids".to_string(), ids),
+        ("last_logits_first16".to_string(), cases * 16),
+        ("top10_ids".to_string(), cases * 10),
+        ("top10_logits".to_string(), cases * 10),
+        ("label_logits".to_string(), cases * 2),
+    ];
+    for k in prompts {
+        expected.push((format!("{k}.label_logits"), cases * 2));
+        expected.push((format!("{k}.loss"), cases));
+        expected.push((format!("{k}.grad_norm"), cases));
+        expected.push((format!("{k}.grad_row0_first8"), cases * 8));
+    }
+    expected
+}
+
+/// The quantity names and value counts of a reference report.
+pub fn reported_quantities(
+    report: &prompt_model::reference::ReferenceReport,
+) -> Vec<(String, usize)> {
+    report
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), c.count))
+        .collect()
+}
+
+/// Whether each float parameter of `module` requires a gradient, in visiting order.
+pub fn requires_grad_flags(module: &impl burn::module::Module) -> Vec<bool> {
+    struct Flags(Vec<bool>);
+    impl burn::module::ModuleVisitor for Flags {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            self.0.push(param.val().is_require_grad());
+        }
+    }
+    let mut flags = Flags(Vec::new());
+    module.visit(&mut flags);
+    flags.0
 }
