@@ -13,14 +13,16 @@ use tokenizers::{Encoding, Tokenizer};
 
 use crate::error::DataError;
 use crate::example::Example;
-use crate::template::{Rendered, Template};
+use crate::template::{Part, Rendered, Template};
 
 /// Where the model reads its answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AnswerSlot {
-    /// Causal LM: the label word is the next token after the rendered template, which must
-    /// end with `{mask}`; `{mask}` renders as nothing and the answer is read at the last token.
+    /// Causal LM: the label word is the next token after the text before `{mask}`, and the
+    /// answer is read at that text's last token. Text after `{mask}` cannot change that
+    /// prediction (the model sees only what comes before), so it is not fed to the model; a
+    /// field after `{mask}` is an error.
     NextToken,
     /// Masked LM: `{mask}` renders as `token` (e.g. `[MASK]`), and the answer is read there.
     MaskToken {
@@ -120,6 +122,7 @@ pub struct Encoder {
     template: Template,
     config: EncoderConfig,
     mask_id: Option<u32>,
+    ignored_after_answer: Option<String>,
 }
 
 impl Encoder {
@@ -133,13 +136,29 @@ impl Encoder {
         config: EncoderConfig,
     ) -> Result<Self, DataError> {
         let tokenizer = without_padding_or_truncation(tokenizer)?;
+        let mut ignored_after_answer = None;
         let mask_id = match &config.answer_slot {
-            AnswerSlot::NextToken if !template.ends_with_mask() => {
-                return Err(DataError::MaskNotAtEnd {
-                    template: template.source().to_string(),
-                });
+            AnswerSlot::NextToken => {
+                let after = template.after_mask();
+                if let Some(field) = after.iter().find_map(|part| match part {
+                    Part::Field(field) => Some(field),
+                    _ => None,
+                }) {
+                    return Err(DataError::FieldAfterMask {
+                        template: template.source().to_string(),
+                        field: field.clone(),
+                    });
+                }
+                let literal: String = after
+                    .iter()
+                    .filter_map(|part| match part {
+                        Part::Literal(text) => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                ignored_after_answer = Some(literal).filter(|l| !l.is_empty());
+                None
             }
-            AnswerSlot::NextToken => None,
             AnswerSlot::MaskToken { token } => Some(tokenizer.token_to_id(token).ok_or_else(
                 || DataError::UnknownToken {
                     token: token.clone(),
@@ -151,6 +170,7 @@ impl Encoder {
             template,
             config,
             mask_id,
+            ignored_after_answer,
         };
         let empty: BTreeMap<String, String> = encoder
             .template
@@ -181,6 +201,12 @@ impl Encoder {
     /// The configuration.
     pub fn config(&self) -> &EncoderConfig {
         &self.config
+    }
+
+    /// The template's text after `{mask}` that a causal LM is not fed (it cannot change the
+    /// prediction at the slot), when there is any.
+    pub fn ignored_after_answer(&self) -> Option<&str> {
+        self.ignored_after_answer.as_deref()
     }
 
     /// How many ids an example may have: `max_positions - prompt_len` (0 if the prompt alone
@@ -260,7 +286,11 @@ impl Encoder {
             AnswerSlot::NextToken => "",
             AnswerSlot::MaskToken { token } => token.as_str(),
         };
-        let rendered = self.template.render(fields, mask_text)?;
+        let mut rendered = self.template.render(fields, mask_text)?;
+        if self.config.answer_slot == AnswerSlot::NextToken {
+            // Only literal text follows the slot (checked in `new`): the fields keep their spans.
+            rendered.text.truncate(rendered.mask_span.end);
+        }
         let encoding = self
             .tokenizer
             .encode(rendered.text.as_str(), false)
@@ -466,6 +496,8 @@ mod tests {
         let id = |t: &str| tok.token_to_id(t).unwrap();
         let template = Template::parse("{text}总体评价是{mask}的").unwrap();
         let encoder = Encoder::new(tok.clone(), template, bert_config(20, 64)).unwrap();
+        // A masked LM reads the whole sentence, 的 included (id("的") below).
+        assert_eq!(encoder.ignored_after_answer(), None);
         let ex = Example {
             fields: [("text".to_string(), "电影好".to_string())].into(),
             label: 1,
@@ -576,11 +608,28 @@ mod tests {
     }
 
     #[test]
-    fn causal_templates_must_end_with_the_mask() {
-        let tok = toy_bpe(&[" good"]);
-        let template = Template::parse("{sentence} It was {mask} .").unwrap();
+    fn causal_templates_drop_the_text_after_the_mask_and_refuse_fields_there() {
+        let tok = toy_bpe(&[" good", " was", ":"]);
+        let template = Template::parse("{sentence} was:{mask} . Really").unwrap();
+        let encoder = Encoder::new(tok.clone(), template, causal_config(0, 64)).unwrap();
+        assert_eq!(encoder.ignored_after_answer(), Some(" . Really"));
+        let encoded = encoder.encode(&example(" good", 1)).unwrap();
+        let before = tok.encode(" good was:", false).unwrap();
+        assert_eq!(encoded.ids, before.get_ids());
+        assert_eq!(encoded.answer_pos, before.get_ids().len() - 1);
+        // Without text after the slot there is nothing to report.
+        let plain = Template::parse("{sentence} was:{mask}").unwrap();
+        let encoder = Encoder::new(tok.clone(), plain, causal_config(0, 64)).unwrap();
+        assert_eq!(encoder.ignored_after_answer(), None);
+        assert_eq!(encoder.encode(&example(" good", 1)).unwrap(), encoded);
+        let template = Template::parse("Answer:{mask} Review: {sentence}").unwrap();
         let err = Encoder::new(tok, template, causal_config(0, 64)).unwrap_err();
-        assert!(matches!(err, DataError::MaskNotAtEnd { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "template \"Answer:{mask} Review: {sentence}\": a causal LM predicts the label word \
+             from the text before `{mask}`, so the field `{sentence}` after it would never reach \
+             the model; move it before `{mask}`"
+        );
         let encoder = Encoder::new(
             toy_bpe(&[]),
             Template::parse("{sentence}{mask}").unwrap(),

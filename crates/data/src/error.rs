@@ -229,13 +229,16 @@ pub enum DataError {
         /// The dataset's text fields.
         available: Vec<String>,
     },
-    /// A causal LM template does not end with the answer slot.
+    /// A causal LM template has a field after the answer slot, which the model would never
+    /// see.
     #[error(
-        "template {template:?}: a causal LM predicts the label word as the next token, so the template must end with `{{mask}}`"
+        "template {template:?}: a causal LM predicts the label word from the text before `{{mask}}`, so the field `{{{field}}}` after it would never reach the model; move it before `{{mask}}`"
     )]
-    MaskNotAtEnd {
+    FieldAfterMask {
         /// The template.
         template: String,
+        /// The field after the slot.
+        field: String,
     },
     /// The verbalizer's class count differs from the dataset's.
     #[error("the verbalizer has label words for {found} classes but the dataset has {expected} ({})", .label_names.join(", "))]

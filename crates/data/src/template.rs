@@ -148,9 +148,19 @@ impl Template {
         })
     }
 
-    /// Whether the answer slot is the last piece (required for causal LMs).
+    /// Whether the answer slot is the last piece.
     pub fn ends_with_mask(&self) -> bool {
         self.parts.last() == Some(&Part::Mask)
+    }
+
+    /// The pieces after the answer slot (what a causal LM never sees).
+    pub fn after_mask(&self) -> &[Part] {
+        let slot = self
+            .parts
+            .iter()
+            .position(|p| *p == Part::Mask)
+            .expect("a parsed template has one answer slot");
+        &self.parts[slot + 1..]
     }
 
     /// Renders the template with `fields` and `mask` as the answer slot's text.
@@ -239,6 +249,13 @@ mod tests {
         let t = Template::parse("{text}总体评价是{mask}的").unwrap();
         assert_eq!(t.parts()[1], Part::Literal("总体评价是".into()));
         assert_eq!(t.fields().collect::<Vec<_>>(), vec!["text"]);
+        assert_eq!(t.after_mask(), [Part::Literal("的".into())]);
+        assert!(
+            Template::parse("{a}{mask}")
+                .unwrap()
+                .after_mask()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod soft_prompt;
 pub mod tokenizer;
 pub mod weights;
 
-pub use activation_memory::ActivationShape;
+pub use activation_memory::{ActivationShape, BlockKind};
 pub use backbone::{Backbone, encode_prefix_in_every_row};
 pub use bert::{Bert, BertConfig, HiddenAct};
 pub use error::{LoadError, ModelError};

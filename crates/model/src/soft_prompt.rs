@@ -221,10 +221,11 @@ impl PromptVocab for tokenizers::Tokenizer {
 ///
 /// Both BPE and WordPiece vocabularies are built frequency first: a BPE token's id is its merge
 /// rank (earlier merges join more frequent pairs), and BERT's WordPiece list is ordered by
-/// frequency after its placeholder block. So the estimate is the lowest ids after skipping
-/// `special` ids (added/control tokens), placeholders written `[...]` (`[unused3]`, `[CLS]`)
-/// and single characters (the 256 byte tokens of a byte-level BPE, the character alphabet of
-/// a WordPiece vocabulary, `##`-prefixed single characters).
+/// frequency after its placeholder block, and a SentencePiece vocabulary (Gemma) is ordered by
+/// score. So the estimate is the lowest ids after skipping `special` ids (added/control
+/// tokens), placeholders written `[...]` (`[unused3]`, `[CLS]`), SentencePiece's byte-fallback
+/// tokens written `<0x41>`, and single characters (the 256 byte tokens of a byte-level BPE, the
+/// character alphabet of a WordPiece vocabulary, `##`-prefixed single characters).
 pub fn frequent_token_ids<'a>(
     vocab: impl IntoIterator<Item = (u32, &'a str)>,
     special: &HashSet<u32>,
@@ -234,8 +235,9 @@ pub fn frequent_token_ids<'a>(
         .into_iter()
         .filter(|(id, token)| {
             let placeholder = token.len() > 2 && token.starts_with('[') && token.ends_with(']');
+            let byte = token.len() == 6 && token.starts_with("<0x") && token.ends_with('>');
             let chars = token.strip_prefix("##").unwrap_or(token).chars().count();
-            !special.contains(id) && !placeholder && chars > 1
+            !special.contains(id) && !placeholder && !byte && chars > 1
         })
         .map(|(id, _)| id)
         .collect();
@@ -451,6 +453,7 @@ mod tests {
             (6, "##ing"),
             (7, "he"),
             (8, "the"),
+            (9, "<0x41>"),
         ];
         let special = HashSet::from([0]);
         assert_eq!(frequent_token_ids(vocab, &special, 10), vec![4, 6, 7, 8]);

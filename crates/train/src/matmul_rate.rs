@@ -58,6 +58,8 @@ pub fn example_flops(weights: usize, tokens: f64, backward: bool) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use prompt_model::BlockKind;
+
     use super::*;
 
     #[test]
@@ -75,6 +77,7 @@ mod tests {
             heads: 2,
             float_bytes: 4,
             shared_prefix: true,
+            block: BlockKind::Plain,
         };
         let rate = matmul_gflops(&shape, &Device::flex());
         assert!(rate.is_finite() && rate > 0.1, "{rate}");

@@ -1,7 +1,9 @@
 //! Turning the config's data section into encoded train and dev examples and the
 //! verbalizer's token rows, for a loaded model's tokenizer and family.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use burn::tensor::Device;
 use prompt_data::{
@@ -126,6 +128,13 @@ impl TaskEncoder {
                 max_positions: limit,
             },
         )?;
+        if let Some(ignored) = encoder.ignored_after_answer() {
+            warn_once(format!(
+                "warning: template {:?}: a causal model predicts the answer from the text before \
+                 {{mask}}, so the text after it ({ignored:?}) is not fed to the model",
+                config.template.source()
+            ));
+        }
         Ok(Self {
             encoder,
             verbalizer,
@@ -150,5 +159,16 @@ impl TaskEncoder {
     /// Encodes every example of `data`.
     pub fn encode(&self, data: &LoadedDataset) -> Result<Vec<Encoded>, TrainError> {
         Ok(self.encoder.encode_all(&data.examples)?)
+    }
+}
+
+/// Prints `message` on stderr the first time this process sees it (a sweep encodes the same
+/// task for every cell).
+fn warn_once(message: String) {
+    static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !seen.contains(&message) {
+        eprintln!("{message}");
+        seen.insert(message);
     }
 }

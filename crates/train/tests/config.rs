@@ -201,6 +201,27 @@ fn unusable_values_are_rejected_by_key() {
 }
 
 #[test]
+fn a_model_by_name_is_read_from_the_cache_and_a_path_wins_over_it() {
+    let config = parse(MINIMAL, &["model.name=\"gemma-3-270m\""]).unwrap();
+    assert_eq!(
+        config.model.resolved_path(),
+        prompt_model::cache::GEMMA_3_270M.cached_path()
+    );
+    let both = parse(
+        MINIMAL,
+        &["model.name=\"gemma-3-270m\"", "model.path=\"m.gguf\""],
+    )
+    .unwrap();
+    assert_eq!(both.model.resolved_path(), Path::new("m.gguf"));
+    let e = parse(MINIMAL, &["model.name=\"gemma-3-1b\""]).unwrap_err();
+    assert_eq!(
+        e,
+        "config key `model.name` `gemma-3-1b` is not a model `cargo xtask fetch` knows \
+         (smollm2-135m-instruct, gemma-3-270m); set model.path to use another file"
+    );
+}
+
+#[test]
 fn a_bad_template_is_reported_at_its_line() {
     let text = MINIMAL.replace("It was{mask}", "It was");
     let e = parse(&text, &[]).unwrap_err();

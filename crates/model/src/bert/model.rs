@@ -6,7 +6,7 @@ use burn::tensor::{Bool, Int, Tensor};
 use super::embeddings::BertEmbeddings;
 use super::layer::BertLayer;
 use super::mlm_head::MlmHead;
-use crate::activation_memory::ActivationShape;
+use crate::activation_memory::{ActivationShape, BlockKind};
 use crate::backbone::Backbone;
 
 /// A BERT masked language model (`BertForMaskedLM`) with every parameter frozen.
@@ -42,6 +42,7 @@ impl Backbone for Bert {
             heads: self.num_heads,
             float_bytes: self.embeddings.word.weight.val().dtype().size(),
             shared_prefix: false,
+            block: BlockKind::Plain,
         }
     }
 

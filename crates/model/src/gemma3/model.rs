@@ -7,7 +7,7 @@ use burn::nn::{Embedding, RmsNorm};
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::mask::{blocked, position_mask};
-use crate::activation_memory::ActivationShape;
+use crate::activation_memory::{ActivationShape, BlockKind};
 use crate::backbone::Backbone;
 use crate::llama::{Attention, Mlp, Rope};
 
@@ -152,6 +152,7 @@ impl Backbone for Gemma3 {
             heads: first.self_attn.num_heads,
             float_bytes: self.embed_tokens.weight.val().dtype().size(),
             shared_prefix: true,
+            block: BlockKind::Gemma3,
         }
     }
 

@@ -8,7 +8,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use super::attention::Attention;
 use super::mlp::Mlp;
 use super::rope::{Rope, Rotation};
-use crate::activation_memory::ActivationShape;
+use crate::activation_memory::{ActivationShape, BlockKind};
 use crate::backbone::Backbone;
 use crate::prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_row};
 
@@ -156,6 +156,7 @@ impl Backbone for Llama {
             heads: first.self_attn.num_heads,
             float_bytes: self.embed_tokens.weight.val().dtype().size(),
             shared_prefix: true,
+            block: BlockKind::Plain,
         }
     }
 

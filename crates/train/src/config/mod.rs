@@ -89,18 +89,28 @@ pub struct DataConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// A GGUF file or a Hugging Face safetensors folder; unset means the default model in the
-    /// model cache (SmolLM2-135M-Instruct, Q4_1).
+    /// A GGUF file or a Hugging Face safetensors folder; wins over `name`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A model `cargo xtask fetch` knows (`smollm2-135m-instruct`, `gemma-3-270m`), read from
+    /// the model cache (and fetched there when missing). Unset with `path` unset means the
+    /// default model (SmolLM2-135M-Instruct, Q4_1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl ModelConfig {
-    /// The configured path, or the default model's place in the model cache.
+    /// The configured path, else the named model's place in the model cache, else the default
+    /// model's.
     pub fn resolved_path(&self) -> PathBuf {
-        self.path
-            .clone()
-            .unwrap_or_else(|| prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path())
+        let cache = prompt_model::cache::known_model;
+        match (&self.path, &self.name) {
+            (Some(path), _) => path.clone(),
+            (None, Some(name)) => {
+                cache(name).map_or_else(|| PathBuf::from(name), |m| m.cached_path())
+            }
+            (None, None) => prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path(),
+        }
     }
 }
 
@@ -360,6 +370,22 @@ impl ExperimentConfig {
             if value == 0 {
                 return invalid(key, "must be at least 1".into());
             }
+        }
+        if let Some(name) = &self.model.name
+            && prompt_model::cache::known_model(name).is_none()
+        {
+            let known: Vec<&str> = prompt_model::cache::KNOWN_MODELS
+                .iter()
+                .map(|m| m.name)
+                .collect();
+            return invalid(
+                "model.name",
+                format!(
+                    "`{name}` is not a model `cargo xtask fetch` knows ({}); set model.path to \
+                     use another file",
+                    known.join(", ")
+                ),
+            );
         }
         let data_error = |key| {
             move |source| ConfigError::Data {
