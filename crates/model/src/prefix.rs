@@ -92,6 +92,19 @@ impl<'a> RowPrefixes<'a> {
         self.of_row.iter().map(|&c| self.caches[c].len()).collect()
     }
 
+    /// Each row's token positions `[B, l]`: a row behind a prefix of `P` rows starts at `P`.
+    pub fn row_positions(&self, l: usize) -> Tensor<2, Int> {
+        let positions: Vec<i64> = self
+            .lengths()
+            .iter()
+            .flat_map(|&len| (len..len + l).map(|j| j as i64))
+            .collect();
+        Tensor::from_data(
+            TensorData::new(positions, [self.of_row.len(), l]),
+            &self.caches[0].rows.device(),
+        )
+    }
+
     /// Longest prefix of the batch.
     pub fn max_len(&self) -> usize {
         self.caches.iter().map(|c| c.len()).max().unwrap_or(0)

@@ -40,6 +40,30 @@ pub fn position_mask(
     Tensor::from_data(TensorData::new(values, [1, 1, queries, keys]), device)
 }
 
+/// `[B, 1, L, P]`: `true` where query `i` of row `b` (at position `lengths[b] + i`, behind a
+/// prefix of `lengths[b]` rows padded to `p`) may not see prefix key `j`: padding (`j >=
+/// lengths[b]`) or, with a window `w`, at least `w` positions before the query.
+pub fn behind_prefix(
+    lengths: &[usize],
+    p: usize,
+    queries: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Tensor<4, Bool> {
+    let values: Vec<bool> = lengths
+        .iter()
+        .flat_map(|&len| {
+            (0..queries).flat_map(move |i| {
+                (0..p).map(move |j| j >= len || window.is_some_and(|w| len + i - j >= w))
+            })
+        })
+        .collect();
+    Tensor::from_data(
+        TensorData::new(values, [lengths.len(), 1, queries, p]),
+        device,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +87,9 @@ mod tests {
             Tensor::<2, Bool>::from_data(TensorData::new(vec![false, true], [1, 2]), &device);
         let m = rows(blocked(0, 2, padding, None));
         assert_eq!(m, [[false, true], [false, true]]);
+        // Behind a prefix of 2 rows padded to 3, window 3: the query at position 2 sees
+        // prefix keys 0 and 1, the one at position 3 only key 1.
+        let m = rows(behind_prefix(&[2], 3, 2, Some(3), &device));
+        assert_eq!(m, [[false, false, true], [true, false, true]]);
     }
 }

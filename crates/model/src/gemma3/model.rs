@@ -6,10 +6,11 @@ use burn::module::Module;
 use burn::nn::{Embedding, RmsNorm};
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::mask::{blocked, position_mask};
+use super::mask::{behind_prefix, blocked, position_mask};
 use crate::activation_memory::{ActivationShape, BlockKind};
 use crate::backbone::Backbone;
-use crate::llama::{Attention, Mlp, Rope};
+use crate::llama::{Attention, Mlp, Rope, Rotation};
+use crate::prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_row};
 
 /// One block: `x + post_attn_norm(attn(norm(x)))`, then `x + post_ffw_norm(mlp(norm(x)))`.
 #[derive(Module, Debug)]
@@ -33,11 +34,23 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn forward(&self, x: Tensor<3>, rope: &Rope, blocked: Tensor<4, Bool>) -> Tensor<3> {
-        let attended =
-            self.self_attn
-                .forward(self.input_layernorm.forward(x.clone()), rope, blocked);
-        self.feed_forward(x + self.post_attention_layernorm.forward(attended))
+    fn forward(&self, x: Tensor<3>, rotation: &Rotation, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        self.forward_keeping_kv(x, rotation, blocked).0
+    }
+
+    /// [`DecoderLayer::forward`] that also returns the layer's keys and values.
+    fn forward_keeping_kv(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        blocked: Tensor<4, Bool>,
+    ) -> (Tensor<3>, LayerKv) {
+        let (attended, kv) = self.self_attn.forward_keeping_kv(
+            self.input_layernorm.forward(x.clone()),
+            rotation,
+            blocked,
+        );
+        (self.after_attention(x, attended), kv)
     }
 
     /// A shared prefix `[1, P, d]` and the rows `[B, L, d]` after it (see
@@ -46,22 +59,41 @@ impl DecoderLayer {
         &self,
         p: Tensor<3>,
         x: Tensor<3>,
-        rope: &Rope,
+        rotations: [&Rotation; 2],
         prefix_blocked: Tensor<4, Bool>,
         rows_blocked: Tensor<4, Bool>,
     ) -> (Tensor<3>, Tensor<3>) {
         let (ap, ax) = self.self_attn.forward_prefixed(
             self.input_layernorm.forward(p.clone()),
             self.input_layernorm.forward(x.clone()),
-            rope,
+            rotations,
             prefix_blocked,
             rows_blocked,
         );
-        let post = |a| self.post_attention_layernorm.forward(a);
-        (
-            self.feed_forward(p + post(ap)),
-            self.feed_forward(x + post(ax)),
-        )
+        (self.after_attention(p, ap), self.after_attention(x, ax))
+    }
+
+    /// Rows `[B, L, d]` behind cached prefix keys and values `[B, Hkv, P, hd]`.
+    fn forward_behind(
+        &self,
+        x: Tensor<3>,
+        rotation: &Rotation,
+        (keys, values): (Tensor<4>, Tensor<4>),
+        blocked: Tensor<4, Bool>,
+    ) -> Tensor<3> {
+        let attended = self.self_attn.behind(
+            self.input_layernorm.forward(x.clone()),
+            rotation,
+            keys,
+            values,
+            blocked,
+        );
+        self.after_attention(x, attended)
+    }
+
+    /// The normed residual sum of the attention output, then the feed-forward half.
+    fn after_attention(&self, x: Tensor<3>, attended: Tensor<3>) -> Tensor<3> {
+        self.feed_forward(x + self.post_attention_layernorm.forward(attended))
     }
 
     /// The residual feed-forward half of the block.
@@ -98,34 +130,29 @@ pub struct Gemma3 {
     pub hidden_size: usize,
 }
 
-/// The blocked-pair masks of one input, for the local and the global layers.
-struct Masks {
-    local: Tensor<4, Bool>,
-    global: Tensor<4, Bool>,
+/// What the local layers use and what the global layers use (rotations, masks).
+struct PerKind<T> {
+    local: T,
+    global: T,
+}
+
+impl<T> PerKind<T> {
+    fn of(&self, layer: &DecoderLayer) -> &T {
+        if layer.global {
+            &self.global
+        } else {
+            &self.local
+        }
+    }
 }
 
 impl Gemma3 {
-    fn rope(&self, layer: &DecoderLayer) -> &Rope {
-        if layer.global {
-            &self.rope_global
-        } else {
-            &self.rope_local
-        }
-    }
-
-    /// Both masks of `make(window)`.
-    fn masks(&self, make: impl Fn(Option<usize>) -> Tensor<4, Bool>) -> Masks {
-        Masks {
-            local: make(Some(self.sliding_window)),
-            global: make(None),
-        }
-    }
-
-    fn mask(masks: &Masks, layer: &DecoderLayer) -> Tensor<4, Bool> {
-        if layer.global {
-            masks.global.clone()
-        } else {
-            masks.local.clone()
+    /// `make(window, rope)` for the local layers (their sliding window and rotary tables) and
+    /// for the global layers (no window).
+    fn per_kind<T>(&self, make: impl Fn(Option<usize>, &Rope) -> T) -> PerKind<T> {
+        PerKind {
+            local: make(Some(self.sliding_window), &self.rope_local),
+            global: make(None, &self.rope_global),
         }
     }
 }
@@ -164,9 +191,12 @@ impl Backbone for Gemma3 {
     fn encode(&self, embeds: Tensor<3>, attention_mask: Tensor<2, Bool>) -> Tensor<3> {
         let t = attention_mask.dims()[1];
         let padding = attention_mask.bool_not();
-        let masks = self.masks(|window| blocked(0, t, padding.clone(), window));
+        let plan = self.per_kind(|window, rope| {
+            (rope.at_offset(0, t), blocked(0, t, padding.clone(), window))
+        });
         let x = self.layers.iter().fold(embeds, |x, layer| {
-            layer.forward(x, self.rope(layer), Self::mask(&masks, layer))
+            let (rotation, blocked) = plan.of(layer);
+            layer.forward(x, rotation, blocked.clone())
         });
         self.norm.forward(x)
     }
@@ -182,7 +212,6 @@ impl Backbone for Gemma3 {
         let [b, l] = attention_mask.dims();
         let k = prefix.dims()[0];
         let device = prefix.device();
-        let prefix_masks = self.masks(|window| position_mask(0, k, k, window, &device));
         let padding = Tensor::cat(
             vec![
                 Tensor::<2, Bool>::full([b, k], false, &device),
@@ -190,18 +219,90 @@ impl Backbone for Gemma3 {
             ],
             1,
         );
-        let row_masks = self.masks(|window| blocked(k, l, padding.clone(), window));
+        let plan = self.per_kind(|window, rope| {
+            (
+                [rope.at_offset(0, k), rope.at_offset(k, l)],
+                position_mask(0, k, k, window, &device),
+                blocked(k, l, padding.clone(), window),
+            )
+        });
         let (_, x) = self
             .layers
             .iter()
             .fold((prefix.unsqueeze::<3>(), embeds), |(p, x), layer| {
+                let ([prefix_rotation, rows_rotation], prefix_blocked, rows_blocked) =
+                    plan.of(layer);
                 layer.forward_prefixed(
                     p,
                     x,
-                    self.rope(layer),
-                    Self::mask(&prefix_masks, layer),
-                    Self::mask(&row_masks, layer),
+                    [prefix_rotation, rows_rotation],
+                    prefix_blocked.clone(),
+                    rows_blocked.clone(),
                 )
+            });
+        self.norm.forward(x)
+    }
+
+    /// The prefix runs alone (causal attention lets it ignore what follows) and each layer's
+    /// keys and values are kept.
+    fn cache_prefix(&self, prefix: Tensor<2>) -> PrefixCache {
+        let k = prefix.dims()[0];
+        let prefix = prefix.cast(self.embed_tokens.weight.val().dtype());
+        if k == 0 {
+            return PrefixCache::rows_only(prefix);
+        }
+        let device = prefix.device();
+        let plan = self.per_kind(|window, rope| {
+            (
+                rope.at_offset(0, k),
+                position_mask(0, k, k, window, &device),
+            )
+        });
+        let mut x = prefix.clone().unsqueeze::<3>();
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let (rotation, blocked) = plan.of(layer);
+            let (next, kv) = layer.forward_keeping_kv(x, rotation, blocked.clone());
+            x = next;
+            layers.push(kv);
+        }
+        PrefixCache::with_layers(prefix, layers)
+    }
+
+    /// Each row attends to its own prefix's cached keys and values (padded to the batch's
+    /// longest prefix and masked, and within the window in the local layers) and starts at the
+    /// position after it.
+    fn encode_behind(
+        &self,
+        prefixes: &RowPrefixes,
+        embeds: Tensor<3>,
+        attention_mask: Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        if !prefixes.all_cached() {
+            return encode_behind_in_every_row(self, prefixes, embeds, attention_mask);
+        }
+        let p = prefixes.max_len();
+        if p == 0 {
+            return self.encode(embeds, attention_mask);
+        }
+        let l = attention_mask.dims()[1];
+        let device = embeds.device();
+        let positions = prefixes.row_positions(l);
+        let padding = attention_mask.bool_not();
+        let plan = self.per_kind(|window, rope| {
+            let behind = behind_prefix(&prefixes.lengths(), p, l, window, &device);
+            (
+                rope.at_positions(positions.clone()),
+                Tensor::cat(vec![behind, blocked(0, l, padding.clone(), window)], 3),
+            )
+        });
+        let x = self
+            .layers
+            .iter()
+            .enumerate()
+            .fold(embeds, |x, (i, layer)| {
+                let (rotation, blocked) = plan.of(layer);
+                layer.forward_behind(x, rotation, prefixes.layer_kv(i), blocked.clone())
             });
         self.norm.forward(x)
     }

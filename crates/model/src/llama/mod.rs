@@ -18,4 +18,4 @@ pub use error::LlamaError;
 pub(crate) use load::{Layout, load_from_file};
 pub(crate) use mlp::{GateActivation, Mlp};
 pub use model::Llama;
-pub(crate) use rope::Rope;
+pub(crate) use rope::{Rope, Rotation};

@@ -3,7 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, RmsNorm};
-use burn::tensor::{Bool, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Int, Tensor};
 
 use super::attention::Attention;
 use super::mlp::Mlp;
@@ -244,14 +244,7 @@ impl Backbone for Llama {
             return self.encode(embeds, attention_mask);
         }
         let [b, l] = attention_mask.dims();
-        let device = embeds.device();
-        let positions: Vec<i64> = prefixes
-            .lengths()
-            .iter()
-            .flat_map(|&len| (len..len + l).map(|j| j as i64))
-            .collect();
-        let positions = Tensor::<2, Int>::from_data(TensorData::new(positions, [b, l]), &device);
-        let rotation = self.rope.at_positions(positions);
+        let rotation = self.rope.at_positions(prefixes.row_positions(l));
         let blocked = Tensor::cat(
             vec![
                 prefixes
