@@ -127,8 +127,8 @@ pub enum EvalError {
     },
     /// A prompt was trained for another backbone than the one loaded.
     #[error(
-        "{} was trained for the model {}, but the loaded model is {}: serve prompts of one \
-         model together (or pass --model)",
+        "{} was trained for the model {}, but the loaded model is {}: one process serves the \
+         prompts of one model; give it prompts trained for the same model",
         artifact.display(),
         wanted.display(),
         loaded.display()

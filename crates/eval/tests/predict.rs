@@ -1,12 +1,13 @@
-//! Prediction with the real SmolLM2: `predict` on SST-2 dev without labels makes exactly the
-//! predictions `eval` makes, and rows of three tasks (different templates, verbalizers and
-//! prompt lengths) mixed in shared batches get what each task gets alone.
+//! Prediction with the real models: `predict` on SST-2 dev (SmolLM2) and ChnSentiCorp dev
+//! (Gemma-3-270M) without labels makes exactly the predictions `eval` makes, and rows of three
+//! tasks (different templates, verbalizers and prompt lengths) mixed in shared batches get what
+//! each task gets alone.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Distribution, Tensor};
 use prompt_data::{ColumnMapping, ReadOptions, read_dataset};
-use prompt_eval::predict::{Input, Predictor, TaskSpec};
+use prompt_eval::predict::{Input, Predictor, TaskInfo, TaskSpec};
 use prompt_eval::{EvalSpec, score};
 use prompt_model::{AdapterConfig, PromptTask, SoftPrompt, SoftPromptInit, save_prompt};
 
@@ -19,9 +20,14 @@ fn committed_prompt() -> PathBuf {
 }
 
 fn sst2_dev() -> PathBuf {
+    shared_asset("sst2/dev.tsv")
+}
+
+/// A file under `../shared/assets` (or `$PROMPT_TUNING_SHARED/assets`).
+fn shared_asset(relative: &str) -> PathBuf {
     let shared = std::env::var_os("PROMPT_TUNING_SHARED")
         .map_or_else(|| workspace_root().join("../shared"), PathBuf::from);
-    let path = shared.join("assets/sst2/dev.tsv");
+    let path = shared.join("assets").join(relative);
     assert!(
         path.is_file(),
         "{} is missing: set PROMPT_TUNING_SHARED",
@@ -35,9 +41,9 @@ fn smollm2() -> PathBuf {
     prompt_model::cache::SMOLLM2_135M_INSTRUCT.cached_path()
 }
 
-/// The sentences of `path`, read without their labels.
-fn sentences(path: &Path) -> Vec<Input> {
-    let mapping = ColumnMapping::unlabelled(vec!["sentence".into()]);
+/// The `field` texts of `path`, read without their labels.
+fn texts(path: &Path, field: &str) -> Vec<Input> {
+    let mapping = ColumnMapping::unlabelled(vec![field.into()]);
     read_dataset(path, &mapping, &ReadOptions::default())
         .unwrap()
         .examples
@@ -46,32 +52,35 @@ fn sentences(path: &Path) -> Vec<Input> {
         .collect()
 }
 
-/// How many SST-2 dev sentences the predict-equals-eval test classifies.
-const SENTENCES: usize = 300;
+/// The SST-2 sentences of `path`, read without their labels.
+fn sentences(path: &Path) -> Vec<Input> {
+    texts(path, "sentence")
+}
 
-#[test]
-fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
+/// `predict` with the prompt folder `artifact` on the first `n` texts (`field`) of `data`,
+/// read without labels, gives the classes `eval` gives on the same rows; returns the task.
+fn predict_makes_evals_predictions(
+    artifact: &Path,
+    data: &Path,
+    field: &str,
+    n: usize,
+) -> TaskInfo {
     let device = Device::default();
-    let mut spec =
-        EvalSpec::for_artifact(&committed_prompt(), None, Some(&sst2_dev()), false, &[]).unwrap();
-    // The first 300 of the 872 sentences keep the test at a minute on a slow 2-core machine
-    // (all 872 agreed when the limit was lifted).
-    spec.limit = Some(SENTENCES);
+    let mut spec = EvalSpec::for_artifact(artifact, None, Some(data), false, &[]).unwrap();
+    spec.limit = Some(n);
     let evaluated = score(&spec, &device).unwrap();
-    assert_eq!(evaluated.predictions.len(), SENTENCES);
+    assert_eq!(evaluated.predictions.len(), n);
 
-    let predictor = Predictor::load(&smollm2(), &device).unwrap();
+    let predictor = Predictor::load(&spec.config.model.resolved_path(), &device).unwrap();
     let task = TaskSpec {
-        artifacts: vec![committed_prompt()],
+        artifacts: vec![artifact.to_path_buf()],
         ..TaskSpec::default()
     };
-    let info = predictor.register("sst2", &task).unwrap();
-    assert_eq!(info.labels, ["negative", "positive"]);
-    assert_eq!(info.prompt_tokens, [20]);
-    let requests: Vec<(String, Input)> = sentences(&sst2_dev())
+    let info = predictor.register("task", &task).unwrap();
+    let requests: Vec<(String, Input)> = texts(data, field)
         .into_iter()
-        .take(SENTENCES)
-        .map(|input| ("sst2".to_string(), input))
+        .take(n)
+        .map(|input| ("task".to_string(), input))
         .collect();
     let predicted: Vec<usize> = predictor
         .classify(&requests)
@@ -80,6 +89,26 @@ fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
         .map(|p| p.class)
         .collect();
     assert_eq!(predicted, evaluated.predictions);
+    info
+}
+
+#[test]
+fn predict_on_unlabelled_dev_sentences_makes_evals_predictions() {
+    // The first 300 of the 872 sentences keep the test at a minute on a slow 2-core machine
+    // (all 872 agreed when the limit was lifted).
+    let info = predict_makes_evals_predictions(&committed_prompt(), &sst2_dev(), "sentence", 300);
+    assert_eq!(info.labels, ["negative", "positive"]);
+    assert_eq!(info.prompt_tokens, [20]);
+}
+
+#[test]
+fn the_chinese_prompt_on_gemma_predicts_as_eval_scores() {
+    // ChnSentiCorp reviews are long (95 Gemma tokens on average): 24 keep this to seconds.
+    let data = shared_asset("chnsenticorp/dev.csv");
+    let artifact = workspace_root().join("baselines/chnsenticorp-k20");
+    let info = predict_makes_evals_predictions(&artifact, &data, "review", 24);
+    assert_eq!(info.labels, ["负面", "正面"]);
+    assert_eq!(info.template, "{review}总体评价是{mask}的");
 }
 
 /// A prompt folder for the default model with random values.

@@ -6,6 +6,7 @@ use anyhow::Result;
 use prompt_eval::predict::{NamedPrediction, Prediction, TaskInfo};
 use serde::Serialize;
 use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
 
 use super::input::Numbered;
 
@@ -76,25 +77,85 @@ pub fn write_table(out: &mut dyn Write, answers: &[Answer]) -> Result<()> {
         })
         .collect();
     let header = ["task", "label", "probabilities"];
+    // Columns are padded by display width: a CJK label or text takes two cells a character.
     let width = |c: usize| {
         rows.iter()
-            .map(|row| row[c].chars().count())
+            .map(|row| row[c].width())
             .chain([header[c].len()])
             .max()
             .unwrap_or(0)
     };
-    let (task, label, probabilities) = (width(0), width(1), width(2));
-    writeln!(
-        out,
-        "{:>5}  {:task$}  {:label$}  {:probabilities$}  text",
-        "input", header[0], header[1], header[2]
-    )?;
+    let widths = [width(0), width(1), width(2)];
+    let line = |number: &str, cells: [&str; 3], text: &str| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.width())))
+            .collect();
+        format!("{number:>5}  {}  {text}", padded.join("  "))
+    };
+    writeln!(out, "{}", line("input", header, "text"))?;
     for (answer, row) in answers.iter().zip(&rows) {
-        writeln!(
-            out,
-            "{:>5}  {:task$}  {:label$}  {:probabilities$}  {}",
-            answer.number, row[0], row[1], row[2], row[3]
-        )?;
+        let cells = [row[0].as_str(), row[1].as_str(), row[2].as_str()];
+        writeln!(out, "{}", line(&answer.number.to_string(), cells, &row[3]))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use prompt_eval::predict::{Input, Vote};
+
+    use super::*;
+
+    #[test]
+    fn table_columns_line_up_for_chinese_labels_and_text() {
+        let task = TaskInfo {
+            name: "chnsenticorp".into(),
+            labels: vec!["负面".into(), "正面".into()],
+            template: "{review}总体评价是{mask}的".into(),
+            fields: vec!["review".into()],
+            prompt_tokens: vec![20],
+            prompts: vec!["baselines/chnsenticorp-k20".into()],
+            vote: Vote::Majority,
+            model: "gemma-3-270m-q4_k_m.gguf".into(),
+            max_input_tokens: 128,
+        };
+        let input = |text: &str| Numbered {
+            origin: "stdin:1".into(),
+            input: Input::Text(text.into()),
+        };
+        let prediction = |label: &str, class, p: f32| Prediction {
+            task: "chnsenticorp".into(),
+            label: label.into(),
+            class,
+            probabilities: vec![p, 1.0 - p],
+            members: Vec::new(),
+            truncated: None,
+        };
+        let (first, second) = (input("特效很棒，但剧情糟糕。"), input("bad"));
+        let (negative, positive) = (prediction("负面", 0, 0.75), prediction("正面", 1, 0.25));
+        let answers = [
+            Answer {
+                number: 1,
+                input: &first,
+                task: &task,
+                prediction: &negative,
+            },
+            Answer {
+                number: 2,
+                input: &second,
+                task: &task,
+                prediction: &positive,
+            },
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &answers).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "input  task          label  probabilities           text\n    \
+                 1  chnsenticorp  负面   负面 0.750  正面 0.250  特效很棒，但剧情糟糕。\n    \
+                 2  chnsenticorp  正面   负面 0.250  正面 0.750  bad\n"
+        );
+    }
 }
