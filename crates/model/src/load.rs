@@ -21,6 +21,9 @@ use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
 use crate::{Bert, Gemma3, Llama};
 
 /// The backbone of whichever family a model file holds.
+// One value per loaded model, and the variants hold tensor handles, not weights: the few
+// hundred bytes between variants cost nothing, and boxing would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum AnyBackbone {
     /// A llama-family causal LM.
