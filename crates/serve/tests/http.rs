@@ -89,9 +89,11 @@ async fn answers_equal_the_offline_predictor_for_concurrent_requests_of_three_ta
             .labels;
         for (got, expected) in served.iter().zip(&offline) {
             assert_eq!(got["label"], expected.label.as_str());
+            // Batches of other sizes and tasks may change the matmul blocking, and with it the
+            // last bits (6e-7 at most in the SmolLM2 load test), never more.
             for (label, p) in labels.iter().zip(&expected.probabilities) {
                 let got = got["probabilities"][label].as_f64().unwrap() as f32;
-                assert_eq!(got, *p, "{task} {label}");
+                assert!((got - p).abs() < 1e-5, "{task} {label}: {got} vs {p}");
             }
         }
     }

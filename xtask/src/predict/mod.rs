@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
+use prompt_data::Truncation;
 use prompt_eval::predict::{Predictor, Row, TaskInfo, TaskSpec, Vote};
 use prompt_train::memory::{check_all, eval_shape};
 use prompt_train::{Override, on_threads};
@@ -175,11 +176,7 @@ fn encode(
                 .prepare(&task.name, &input.input)
                 .with_context(|| input.origin.clone())?;
             if let Some(cut) = row.truncation() {
-                eprintln!(
-                    "{}: the text is {} tokens, more than task `{}` allows ({}); it was \
-                     shortened to fit, as in training",
-                    input.origin, cut.tokens, task.name, cut.kept
-                );
+                eprintln!("{}", shortened(&input.origin, &task.name, &cut));
             }
             rows.push((number, row));
         }
@@ -243,4 +240,31 @@ fn write_answers(args: &PredictArgs, answers: &[Answer]) -> Result<()> {
         eprintln!("{} answers written to {}", answers.len(), path.display());
     }
     Ok(())
+}
+
+/// The warning for an input longer than its task allows.
+fn shortened(origin: &str, task: &str, cut: &Truncation) -> String {
+    format!(
+        "{origin}: the text is {} tokens, more than task `{task}` allows ({}); it was shortened \
+         to fit, as in training",
+        cut.tokens, cut.kept
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shortened_input_is_reported_with_its_origin_and_both_lengths() {
+        let cut = Truncation {
+            tokens: 23,
+            kept: 12,
+        };
+        assert_eq!(
+            shortened("argument 1", "sst2-k20", &cut),
+            "argument 1: the text is 23 tokens, more than task `sst2-k20` allows (12); it was \
+             shortened to fit, as in training"
+        );
+    }
 }

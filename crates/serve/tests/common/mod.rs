@@ -1,5 +1,6 @@
 //! A server on a loopback port over the tiny BERT fixture with three tasks (different
 //! templates, label words and prompt lengths), and a client for it.
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
