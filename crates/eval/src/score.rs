@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use prompt_model::{
-    Backbone, ClassTokens, LoadedModel, PromptError, PromptTask, PromptTuned, SavedPrompt,
+    Backbone, LoadedModel, PromptError, PromptPlacement, PromptTask, PromptTuned, SavedPrompt,
     SoftPrompt, prompt_file,
 };
 use prompt_train::artifacts::RunDir;
 use prompt_train::memory::{check_all, eval_shape};
 use prompt_train::{
-    ExperimentConfig, Override, TaskEncoder, TrainError, evaluate, on_threads, read_split,
+    Engine, ExperimentConfig, Override, TaskEncoder, TrainError, on_threads, read_split,
 };
 use serde::{Deserialize, Serialize};
 
@@ -252,18 +252,18 @@ fn score_loaded(
     let prompt_tokens = prompt.num_tokens();
     let shape = eval_shape(&examples, config.train.eval_batch_size, prompt_tokens);
     check_all(&model.backbone, &[shape], None).map_err(TrainError::from)?;
-    let model = PromptTuned::new(model.backbone, prompt)?;
-    let classes = ClassTokens::new(&encoder.verbalizer, device);
-    let start = Instant::now();
-    let evaluation = evaluate(
-        &model,
-        &classes,
-        &examples,
-        config.train.eval_batch_size,
-        // Padding is masked out, so any id serves.
+    // Padding is masked out, so any id serves.
+    let engine = Engine::new(
+        &model.backbone,
+        &encoder.verbalizer,
         0,
+        config.kernels,
+        PromptPlacement::default(),
         device,
     );
+    let model = PromptTuned::new(model.backbone, prompt)?;
+    let start = Instant::now();
+    let evaluation = engine.evaluate(&model, &examples, config.train.eval_batch_size);
     let gold: Vec<usize> = examples.iter().map(|e| e.label).collect();
     Ok(EvalReport {
         data: data

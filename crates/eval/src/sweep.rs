@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use prompt_model::{Backbone, ClassTokens, LoadedModel, PromptTuned, SoftPrompt, SoftPromptInit};
+use prompt_model::{
+    Backbone, LoadedModel, PromptPlacement, PromptTuned, SoftPrompt, SoftPromptInit,
+};
 use prompt_train::artifacts::RunDir;
 use prompt_train::checkpoint::CheckpointDir;
 use prompt_train::{
-    ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, evaluate, on_threads,
+    Engine, ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, on_threads,
     prepare_task, train_prompt,
 };
 use serde::{Deserialize, Serialize};
@@ -231,16 +232,16 @@ fn run_cells(
         [0, model.backbone.hidden_size()],
         &train_device,
     ));
-    let model = PromptTuned::new(model.backbone, empty)?;
-    let classes = ClassTokens::new(&task.verbalizer, device);
-    let dev = evaluate(
-        &model.valid(),
-        &classes,
-        &task.dev,
-        configs[0].train.eval_batch_size,
+    let engine = Engine::new(
+        &model.backbone,
+        &task.verbalizer,
         task.pad_id,
+        configs[0].kernels,
+        PromptPlacement::default(),
         device,
     );
+    let model = PromptTuned::new(model.backbone, empty)?;
+    let dev = engine.evaluate(&model, &task.dev, configs[0].train.eval_batch_size);
     let zero = ZeroShot {
         init: "zero_shot".to_string(),
         length: 0,

@@ -3,6 +3,7 @@
 use burn::tensor::{Bool, Int, Tensor};
 
 use crate::activation_memory::ActivationShape;
+use crate::llama::FusedLlama;
 use crate::prefix::{PrefixCache, RowPrefixes, encode_behind_in_every_row};
 
 /// A frozen transformer that prompt tuning drives.
@@ -59,6 +60,12 @@ pub trait Backbone {
     /// This is the head restricted to the verbalizer's tokens; it never touches the rest of
     /// the vocabulary.
     fn vocab_logits(&self, hidden: Tensor<2>, token_ids: Tensor<1, Int>) -> Tensor<2>;
+    /// The same frozen model on the fused CPU kernels (a training step's forward and backward,
+    /// scoring behind a cached prompt, without burn's graph), where the family, its parts and
+    /// the device allow: llama-family f32 models on the CPU. `None` keeps the burn path.
+    fn fused(&self) -> Option<FusedLlama> {
+        None
+    }
     /// Scores hidden states `[N, d]` against the whole vocabulary: `[N, V]` (parity checks,
     /// full-vocabulary loss).
     fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2>;

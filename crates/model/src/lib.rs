@@ -35,7 +35,9 @@ pub use family::ModelFamily;
 pub use gemma3::{Gemma3, Gemma3Config};
 pub use hf_dir::HfDir;
 pub use kernels::matmul_kernels;
-pub use llama::{Llama, LlamaConfig, LlamaError};
+pub use llama::{
+    FusedClassHead, FusedLlama, FusedPrompt, FusedStep, Llama, LlamaConfig, LlamaError,
+};
 pub use load::{AnyBackbone, LoadedModel, load};
 pub use prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_row};
 pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};

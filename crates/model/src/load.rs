@@ -18,7 +18,7 @@ use crate::gguf::GgufFile;
 use crate::hf_dir::HfDir;
 use crate::prefix::{PrefixCache, RowPrefixes};
 use crate::tokenizer::{load_tokenizer_json, tokenizer_from_gguf};
-use crate::{Bert, Gemma3, Llama};
+use crate::{Bert, FusedLlama, Gemma3, Llama};
 
 /// The backbone of whichever family a model file holds.
 // One value per loaded model, and the variants hold tensor handles, not weights: the few
@@ -160,5 +160,9 @@ impl Backbone for AnyBackbone {
 
     fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2> {
         each_family!(self, m => m.full_logits(hidden))
+    }
+
+    fn fused(&self) -> Option<FusedLlama> {
+        each_family!(self, m => m.fused())
     }
 }

@@ -4,22 +4,20 @@
 
 use std::time::Instant;
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::tensor::Device;
+use prompt_data::Encoded;
 use prompt_data::rng::SplitMix64;
-use prompt_data::{Encoded, PromptBatcher};
-use prompt_model::{Backbone, ClassTokens, LoadedModel, PromptPlacement, PromptTuned};
+use prompt_model::{Backbone, LoadedModel, PromptPlacement, PromptTuned};
 use serde::Serialize;
 
 use crate::config::ExperimentConfig;
+use crate::engine::Engine;
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
 use crate::matmul_rate::{example_flops, matmul_gflops};
 use crate::on_threads;
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::{Cursor, DataOrder};
-use crate::run::train_step;
 use crate::task::{PreparedTask, TaskEncoder, prepare_task};
 
 /// How much to measure.
@@ -58,6 +56,8 @@ impl Default for BenchOptions {
 pub struct BenchReport {
     /// Prompt length `k`.
     pub prompt_len: usize,
+    /// Which kernels ran (`"fused"` or `"burn"`).
+    pub kernels: &'static str,
     /// Whether the inputs were random tokens (`synthetic_length`) rather than the data.
     pub synthetic: bool,
     /// How the prompt rows were computed.
@@ -113,8 +113,15 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
         let matmul_gflops = matmul_gflops(&model.backbone.activation_shape(), &options.device);
         let prompt =
             task.initial_prompt(config, &model.backbone, &model.tokenizer, &train_device)?;
+        let engine = Engine::new(
+            &model.backbone,
+            &task.verbalizer,
+            task.pad_id,
+            config.kernels,
+            options.placement,
+            &options.device,
+        );
         let mut model = PromptTuned::new(model.backbone, prompt)?.with_placement(options.placement);
-        let classes = ClassTokens::new(&task.verbalizer, &train_device);
         let mut optimizer = build_optimizer(&config.optimizer);
         let steps = options.warmup_steps + options.train_steps;
         let mut scheduler = build_schedule(&config.schedule, config.optimizer.lr, steps)?;
@@ -124,9 +131,6 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
             config.train.batch_size,
             config.train.bucket_batches,
         );
-        let batcher = PromptBatcher {
-            pad_id: task.pad_id,
-        };
         let (mut cursor, mut epoch_cache) = (Cursor::default(), None);
         let (mut train_examples, mut train_tokens, mut train_seconds) = (0, 0, 0.0);
         for step in 0..steps {
@@ -137,14 +141,7 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
             let items: Vec<Encoded> = indices.iter().map(|&i| task.train[i].clone()).collect();
             let tokens: usize = items.iter().map(|e| e.ids.len()).sum();
             let start = Instant::now();
-            let batch = batcher.batch(items, &train_device);
-            train_step(
-                &mut model,
-                &mut optimizer,
-                scheduler.step(),
-                &classes,
-                batch,
-            );
+            engine.train_step(&mut model, &mut optimizer, scheduler.step(), items);
             if step >= options.warmup_steps {
                 train_seconds += start.elapsed().as_secs_f64();
                 train_examples += indices.len();
@@ -153,21 +150,14 @@ pub fn bench(config: &ExperimentConfig, options: &BenchOptions) -> Result<BenchR
         }
 
         let dev = &task.dev[..options.eval_examples.min(task.dev.len())];
-        let eval_classes = ClassTokens::new(&task.verbalizer, &options.device);
         let start = Instant::now();
-        evaluate(
-            &model.valid(),
-            &eval_classes,
-            dev,
-            config.train.eval_batch_size,
-            task.pad_id,
-            &options.device,
-        );
+        engine.evaluate(&model, dev, config.train.eval_batch_size);
         let eval_seconds = start.elapsed().as_secs_f64();
         let eval_tokens: usize = dev.iter().map(|e| e.ids.len()).sum();
 
         Ok(BenchReport {
             prompt_len: config.prompt.length,
+            kernels: engine.kernels(),
             synthetic: options.synthetic_length.is_some(),
             placement: options.placement,
             batch_size: config.train.batch_size,

@@ -12,6 +12,7 @@ mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod durable;
+mod engine;
 mod error;
 pub mod evaluate;
 pub mod lock;
@@ -27,11 +28,12 @@ mod run_state;
 pub mod task;
 
 pub use bench::{BenchOptions, BenchReport, bench};
-pub use config::{ExperimentConfig, Override};
+pub use config::{ExperimentConfig, Kernels, Override};
+pub use engine::Engine;
 pub use error::{CheckpointError, ConfigError, TrainError};
 pub use evaluate::{Evaluation, evaluate};
 pub use progress::ProgressMode;
-pub use run::{TrainOptions, TrainSummary, prompt_values, train_prompt, train_step};
+pub use run::{TrainOptions, TrainSummary, prompt_values, train_prompt};
 pub use task::{PreparedTask, TaskEncoder, prepare_task, read_split};
 
 /// Runs the experiment `config` describes: loads the backbone and its tokenizer, reads and

@@ -5,19 +5,18 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::data::dataloader::batcher::Batcher;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::module::{Module, ModuleDisplay};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
-use prompt_data::{Encoded, PromptBatch, PromptBatcher};
-use prompt_model::{Backbone, ClassTokens, PromptTuned, SoftPrompt};
+use prompt_data::Encoded;
+use prompt_model::{Backbone, PromptPlacement, PromptTuned, SoftPrompt};
 
 use crate::artifacts::RunDir;
 use crate::checkpoint::{Best, Checkpoint, CheckpointDir, CheckpointHeader};
 use crate::config::ExperimentConfig;
+use crate::engine::Engine;
 use crate::error::{CheckpointError, TrainError};
-use crate::evaluate::{Evaluation, evaluate, predictions, score_batch};
+use crate::evaluate::Evaluation;
 use crate::lock::OutputLock;
 use crate::memory::{ByteSize, Footprint, MemoryBudget, check_all, run_shapes};
 use crate::metrics::{MetricRecord, MetricsLog, Split};
@@ -143,18 +142,21 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         })
     };
 
+    let engine = Engine::new(
+        &backbone,
+        &task.verbalizer,
+        task.pad_id,
+        config.kernels,
+        PromptPlacement::default(),
+        &options.device,
+    );
     let mut model = PromptTuned::new(backbone, prompt)?;
-    let train_classes = ClassTokens::new(&task.verbalizer, &train_device);
-    let eval_classes = ClassTokens::new(&task.verbalizer, &options.device);
     let order = DataOrder::new(
         config.seed,
         task.train.iter().map(|e| e.ids.len()).collect(),
         config.train.batch_size,
         config.train.bucket_batches,
     );
-    let batcher = PromptBatcher {
-        pad_id: task.pad_id,
-    };
     let total = config.train.steps;
     let progress = Progress::new(options.progress, total, state.step);
     if let Some((peak, budget)) = memory {
@@ -164,6 +166,7 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
             budget.source
         ));
     }
+    progress.line(&format!("kernels: {}", engine.kernels()));
     if let Some(step) = resumed_from {
         progress.line(&format!("resumed from step {step}"));
     }
@@ -192,10 +195,9 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
             .next(state.cursor, &mut epoch_cache)
             .expect("the training set is not empty");
         let items: Vec<Encoded> = indices.iter().map(|&i| task.train[i].clone()).collect();
-        let batch = batcher.batch(items, &train_device);
         let rate = scheduler.step();
         let lr = rate.base();
-        let (loss, correct) = train_step(&mut model, &mut optimizer, rate, &train_classes, batch);
+        let (loss, correct) = engine.train_step(&mut model, &mut optimizer, rate, items);
         state.step += 1;
         state.cursor = next_cursor;
         fail::fail_point!("train::after_step");
@@ -219,14 +221,7 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
 
         if state.step % config.train.eval_every == 0 || last {
             let eval_start = Instant::now();
-            let dev = evaluate(
-                &model.valid(),
-                &eval_classes,
-                &task.dev,
-                config.train.eval_batch_size,
-                task.pad_id,
-                &options.device,
-            );
+            let dev = engine.evaluate(&model, &task.dev, config.train.eval_batch_size);
             if !dev.loss.is_finite() {
                 let what = format!("the dev loss is {}", dev.loss);
                 return Err(diverged(state.step, what, &last_checkpoint));
@@ -345,23 +340,6 @@ fn dev_record(step: usize, dev: &Evaluation, started: Instant, seconds: f64) -> 
         seconds,
         lr: None,
     }
-}
-
-/// One optimizer step on `batch` (built on an autodiff device): updates the prompt and returns
-/// the batch's mean loss and how many of its rows the model got right before the update.
-pub fn train_step<B: Backbone + Module>(
-    model: &mut PromptTuned<B>,
-    optimizer: &mut ModuleOptimizer,
-    rate: ModuleLearningRate,
-    classes: &ClassTokens,
-    batch: PromptBatch,
-) -> (f64, usize) {
-    let labels = batch.labels.clone();
-    let (loss, scores) = score_batch(model, classes, batch);
-    let grads = GradientsParams::from_grads(loss.backward(), &model.prompt);
-    model.prompt = optimizer.step(rate, model.prompt.clone(), grads);
-    let (_, correct) = predictions(scores, labels);
-    (f64::from(loss.into_scalar::<f32>()), correct)
 }
 
 /// The prompt's values, row-major.

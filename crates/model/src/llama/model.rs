@@ -3,8 +3,9 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, RmsNorm};
-use burn::tensor::{Bool, Int, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor};
 
+use super::FusedLlama;
 use super::attention::Attention;
 use super::mlp::Mlp;
 use super::rope::{Rope, Rotation};
@@ -273,5 +274,10 @@ impl Backbone for Llama {
 
     fn full_logits(&self, hidden: Tensor<2>) -> Tensor<2> {
         hidden.matmul(self.head().transpose())
+    }
+
+    fn fused(&self) -> Option<FusedLlama> {
+        let on_cpu = self.embed_tokens.weight.val().device() == Device::flex();
+        on_cpu.then(|| FusedLlama::new(self)).flatten()
     }
 }

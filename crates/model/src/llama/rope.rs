@@ -46,6 +46,23 @@ impl Rope {
         self.cos.dims()[0]
     }
 
+    /// The tables as one angle per rotated pair, `[max_positions, head_dim / 2]` each (cos,
+    /// sin): the first half of each row (the second repeats it).
+    pub(crate) fn tables(&self) -> (Vec<f32>, Vec<f32>) {
+        let [positions, head_dim] = self.cos.dims();
+        let half = |table: &Tensor<2>| -> Vec<f32> {
+            table
+                .clone()
+                .narrow(1, 0, head_dim / 2)
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("float tables convert to f32")
+        };
+        let (cos, sin) = (half(&self.cos), half(&self.sin));
+        debug_assert_eq!(cos.len(), positions * head_dim / 2);
+        (cos, sin)
+    }
+
     /// The rotation of `t` positions `offset..offset + t`, the same for every row.
     pub fn at_offset(&self, offset: usize, t: usize) -> Rotation {
         Rotation {

@@ -29,6 +29,9 @@ pub struct ExperimentConfig {
     /// CPU threads for tensor work; 0 uses every core.
     #[serde(default)]
     pub threads: usize,
+    /// Which kernels run training steps and evaluations.
+    #[serde(default)]
+    pub kernels: Kernels,
     /// How an example becomes text: `{field}` slots and one `{mask}` answer slot, e.g.
     /// `"{sentence} It was{mask}"` (a causal model reads the answer after the last token).
     pub template: Template,
@@ -51,6 +54,18 @@ pub struct ExperimentConfig {
     /// Steps, batches, evaluation and checkpoint cadence.
     #[serde(default)]
     pub train: TrainConfig,
+}
+
+/// Which kernels run training steps and evaluations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernels {
+    /// The fused CPU kernels where the backbone has them (llama family, f32, on the CPU, the
+    /// prompt shared by every row), burn's graph otherwise.
+    #[default]
+    Fused,
+    /// burn's autodiff graph everywhere (the reference the fused kernels are tested against).
+    Burn,
 }
 
 fn default_seed() -> u64 {

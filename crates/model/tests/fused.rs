@@ -1,0 +1,126 @@
+//! The fused CPU path against the burn model it replaces on the hot loops: the same loss, class
+//! scores and prompt gradient for a training step, the same scores behind a cached prompt.
+
+mod common;
+
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use common::{batch, floats, max_abs_diff, tiny_llama_config};
+use prompt_data::{Encoded, MultiTokenPolicy, Verbalizer};
+use prompt_model::{Backbone, ClassTokens, Llama, PromptTuned, SoftPrompt};
+
+/// Rows of different lengths; the second answers before its last token (what follows the
+/// answer slot cannot change it in a causal model).
+fn examples() -> Vec<Encoded> {
+    let rows: [(&[u32], usize, usize); 4] = [
+        (&[5, 9, 12, 3, 7], 4, 1),
+        (&[40, 2, 33, 8, 1], 2, 0),
+        (&[8, 1], 1, 2),
+        (&[11, 12, 13, 14], 3, 1),
+    ];
+    rows.iter()
+        .map(|&(ids, answer_pos, label)| Encoded {
+            ids: ids.to_vec(),
+            answer_pos,
+            label,
+        })
+        .collect()
+}
+
+/// Three classes, the last a two-token word scored by the mean of its logits.
+fn verbalizer() -> Verbalizer {
+    Verbalizer::from_ids(&[vec![5], vec![9], vec![17, 3]], MultiTokenPolicy::Mean).unwrap()
+}
+
+/// The burn model's loss and scores on `examples` behind `prompt`, and the prompt's gradient
+/// when `device` records one.
+fn burn_step(backbone: Llama, prompt: Tensor<2>, device: &Device) -> (f32, Vec<f32>, Vec<f32>) {
+    let model = PromptTuned::new(backbone, SoftPrompt::from_tensor(prompt)).unwrap();
+    let examples = examples();
+    let rows: Vec<Vec<i64>> = examples
+        .iter()
+        .map(|e| e.ids.iter().map(|&i| i64::from(i)).collect())
+        .collect();
+    let rows: Vec<&[i64]> = rows.iter().map(|r| r.as_slice()).collect();
+    let (ids, mask, _) = batch(&rows, device);
+    let answer: Vec<i64> = examples.iter().map(|e| e.answer_pos as i64).collect();
+    let labels: Vec<i64> = examples.iter().map(|e| e.label as i64).collect();
+    let n = examples.len();
+    let answer = Tensor::<1, Int>::from_data(TensorData::new(answer, [n]), device);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
+    let classes = ClassTokens::new(&verbalizer(), device);
+    let scores = model.forward(ids, mask, answer, &classes);
+    let loss = PromptTuned::<Llama>::loss(scores.clone(), labels);
+    let grad = match device.is_autodiff() {
+        true => floats(
+            model
+                .prompt
+                .embeddings
+                .val()
+                .grad(&loss.backward())
+                .unwrap(),
+        ),
+        false => Vec::new(),
+    };
+    (floats(loss)[0], floats(scores), grad)
+}
+
+#[test]
+fn a_fused_training_step_gives_the_burn_models_loss_scores_and_prompt_gradient() {
+    let device = Device::flex().autodiff();
+    let backbone = tiny_llama_config().init(&device);
+    let fused = backbone
+        .fused()
+        .expect("a plain f32 llama on the CPU has a fused path");
+    let head = fused.class_head(&verbalizer());
+    for k in [1, 3, 7] {
+        let prompt = Tensor::<2>::random([k, 16], Distribution::Uniform(-0.5, 0.5), &device);
+        let (loss, scores, grad) = burn_step(backbone.clone(), prompt.clone(), &device);
+        let step = fused.train_step(&floats(prompt), &examples(), &head);
+        assert!(
+            (step.loss - loss).abs() < 1e-5,
+            "k = {k}: {} vs {loss}",
+            step.loss
+        );
+        assert!(max_abs_diff(&step.scores, &scores) < 1e-5, "k = {k}");
+        let scale = grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+        assert!(scale > 0.0);
+        let diff = max_abs_diff(&step.prompt_grad, &grad);
+        assert!(
+            diff <= 1e-4 * scale,
+            "k = {k}: gradient off by {diff} (largest {scale})"
+        );
+    }
+}
+
+#[test]
+fn fused_scores_behind_a_cached_prompt_equal_the_burn_models() {
+    let device = Device::flex();
+    let backbone = tiny_llama_config().init(&device);
+    let fused = backbone.fused().unwrap();
+    let head = fused.class_head(&verbalizer());
+    for k in [0, 4] {
+        let values: Vec<f32> = (0..k * 16)
+            .map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5)
+            .collect();
+        let prompt = Tensor::<2>::from_data(TensorData::new(values, [k, 16]), &device);
+        // k = 0 is the template alone.
+        let expected = burn_step(backbone.clone(), prompt.clone(), &device).1;
+        let cached = fused.cache_prompt(&floats(prompt));
+        assert_eq!(cached.len(), k);
+        let scores = fused.scores(&cached, &examples(), &head);
+        assert!(max_abs_diff(&scores, &expected) < 1e-5, "k = {k}");
+    }
+}
+
+#[test]
+fn models_the_kernels_do_not_cover_keep_the_burn_path() {
+    let device = Device::flex();
+    let mut config = tiny_llama_config();
+    config.tie_word_embeddings = false;
+    assert!(
+        config.init(&device).fused().is_some(),
+        "an untied head is covered"
+    );
+    let gemma = common::tiny_gemma3_config().init(&device);
+    assert!(gemma.fused().is_none());
+}
