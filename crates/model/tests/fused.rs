@@ -93,6 +93,21 @@ fn a_fused_training_step_gives_the_burn_models_loss_scores_and_prompt_gradient()
 }
 
 #[test]
+fn a_repeated_step_is_bit_equal_though_its_buffers_are_reused() {
+    let device = Device::flex();
+    let fused = tiny_llama_config().init(&device).fused().unwrap();
+    let head = fused.class_head(&verbalizer());
+    let prompt: Vec<f32> = (0..5 * 16).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+    let first = fused.train_step(&prompt, &examples(), &head);
+    // A step on other rows in between leaves stale values in the reused buffers.
+    fused.train_step(&prompt[..16], &examples()[1..3], &head);
+    let again = fused.train_step(&prompt, &examples(), &head);
+    assert_eq!(first.loss.to_bits(), again.loss.to_bits());
+    assert_eq!(first.prompt_grad, again.prompt_grad);
+    assert_eq!(first.scores, again.scores);
+}
+
+#[test]
 fn fused_scores_behind_a_cached_prompt_equal_the_burn_models() {
     let device = Device::flex();
     let backbone = tiny_llama_config().init(&device);

@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use super::attention::{Heads, PrefixKv, Probs, attend, attend_backward};
 use super::kernels::{Rhs, matmul, rms_norm, rms_norm_backward, swiglu, swiglu_backward};
+use super::pool::BufferPool;
 use super::{FusedLlama, Plan, values};
 use crate::llama::model::DecoderLayer;
 
@@ -49,6 +50,20 @@ pub(super) struct Activations {
     gate_up: Vec<f32>,
 }
 
+impl Activations {
+    /// Hands the buffers back to `pool`.
+    pub fn recycle(self, pool: &BufferPool) {
+        pool.give([
+            self.input,
+            self.inv_rms_in,
+            self.qkv,
+            self.mid,
+            self.inv_rms_post,
+            self.gate_up,
+        ]);
+    }
+}
+
 impl FusedLayer {
     pub fn new(layer: &DecoderLayer) -> Self {
         let a = &layer.self_attn;
@@ -89,14 +104,15 @@ impl FusedLayer {
     ) -> (Vec<f32>, Activations) {
         let (heads, d, ffn) = (model.heads, model.hidden, model.ffn);
         let (t, w, cw) = (plan.rows(), heads.qkv_width(), heads.context_width());
-        let mut normed = vec![0.0; t * d];
-        let mut inv_rms_in = vec![0.0; t];
+        let pool = &model.pool;
+        let mut normed = pool.take(t * d);
+        let mut inv_rms_in = pool.take(t);
         rms_norm(&mut normed, &mut inv_rms_in, &x, &self.norm_in, self.eps);
-        let mut qkv = vec![0.0; t * w];
+        let mut qkv = pool.take(t * w);
         matmul(&mut qkv, &normed, &self.qkv, Rhs::Plain, [t, d, w], false);
         rotate(&mut qkv, plan, model, false);
 
-        let mut context = vec![0.0; t * cw];
+        let mut context = pool.take(t * cw);
         let prompt = cached.unwrap_or_else(|| in_rows(&qkv, plan, w));
         let probs: Vec<Probs> = plan
             .segments
@@ -107,10 +123,10 @@ impl FusedLayer {
                 attend(heads, rows, sees(s, prompt), context)
             })
             .collect();
-        let mut mid = x.clone();
+        let mut mid = pool.copy_of(&x);
         matmul(&mut mid, &context, &self.o, Rhs::Plain, [t, cw, d], true);
 
-        let mut inv_rms_post = vec![0.0; t];
+        let mut inv_rms_post = pool.take(t);
         rms_norm(
             &mut normed,
             &mut inv_rms_post,
@@ -118,7 +134,7 @@ impl FusedLayer {
             &self.norm_post,
             self.eps,
         );
-        let mut gate_up = vec![0.0; t * 2 * ffn];
+        let mut gate_up = pool.take(t * 2 * ffn);
         matmul(
             &mut gate_up,
             &normed,
@@ -127,10 +143,11 @@ impl FusedLayer {
             [t, d, 2 * ffn],
             false,
         );
-        let mut h = vec![0.0; t * ffn];
+        let mut h = pool.take(t * ffn);
         swiglu(&mut h, &gate_up, ffn);
-        let mut out = mid.clone();
+        let mut out = pool.copy_of(&mid);
         matmul(&mut out, &h, &self.down, Rhs::Plain, [t, ffn, d], true);
+        pool.give([normed, context, h]);
         let activations = Activations {
             input: x,
             inv_rms_in,
@@ -150,7 +167,8 @@ impl FusedLayer {
         let (heads, d, ffn) = (model.heads, model.hidden, model.ffn);
         let (t, w, cw) = (plan.rows(), heads.qkv_width(), heads.context_width());
         // Feed-forward half: out = mid + down(swiglu(gate_up(norm(mid)))).
-        let mut dh = vec![0.0; t * ffn];
+        let pool = &model.pool;
+        let mut dh = pool.take(t * ffn);
         matmul(
             &mut dh,
             grad,
@@ -159,10 +177,9 @@ impl FusedLayer {
             [t, d, ffn],
             false,
         );
-        let mut d_gate_up = vec![0.0; t * 2 * ffn];
+        let mut d_gate_up = pool.take(t * 2 * ffn);
         swiglu_backward(&mut d_gate_up, &dh, &a.gate_up, ffn);
-        drop(dh);
-        let mut d_normed = vec![0.0; t * d];
+        let mut d_normed = pool.take(t * d);
         matmul(
             &mut d_normed,
             &d_gate_up,
@@ -171,11 +188,10 @@ impl FusedLayer {
             [t, 2 * ffn, d],
             false,
         );
-        drop(d_gate_up);
         rms_norm_backward(grad, &d_normed, &a.mid, &a.inv_rms_post, &self.norm_post);
 
         // Attention half: mid = input + o(attend(rotate(qkv(norm(input))))).
-        let mut d_context = vec![0.0; t * cw];
+        let mut d_context = pool.take(t * cw);
         matmul(
             &mut d_context,
             grad,
@@ -184,7 +200,7 @@ impl FusedLayer {
             [t, d, cw],
             false,
         );
-        let mut d_qkv = vec![0.0; t * w];
+        let mut d_qkv = pool.take(t * w);
         let kvw = w - cw;
         let prompt = in_rows(&a.qkv, plan, w);
         let prompt_parts: Vec<Option<Vec<f32>>> = plan
@@ -210,7 +226,6 @@ impl FusedLayer {
             }
         }
         rotate(&mut d_qkv, plan, model, true);
-        d_normed.fill(0.0);
         matmul(
             &mut d_normed,
             &d_qkv,
@@ -220,6 +235,8 @@ impl FusedLayer {
             false,
         );
         rms_norm_backward(grad, &d_normed, &a.input, &a.inv_rms_in, &self.norm_in);
+        pool.give([dh, d_gate_up, d_normed, d_context, d_qkv]);
+        a.recycle(pool);
     }
 }
 

@@ -12,12 +12,14 @@
 mod attention;
 mod kernels;
 mod layer;
+mod pool;
 
 use prompt_data::{Encoded, Verbalizer};
 
 use self::attention::{Heads, PrefixKv};
 use self::kernels::{Rhs, RopeTables, matmul, rms_norm, rms_norm_backward};
 use self::layer::{FusedLayer, Segment};
+use self::pool::BufferPool;
 use super::Llama;
 
 /// A frozen llama-family decoder with its weights laid out for the fused kernels.
@@ -35,6 +37,8 @@ pub struct FusedLlama {
     heads: Heads,
     hidden: usize,
     ffn: usize,
+    /// Activations and scratch buffers, reused from step to step.
+    pool: BufferPool,
 }
 
 /// A verbalizer's vocabulary rows and class weights, for the fused path's scores.
@@ -126,6 +130,7 @@ impl FusedLlama {
             heads,
             hidden: llama.hidden_size,
             ffn: first.mlp.gate_proj.weight.dims()[1],
+            pool: BufferPool::default(),
         })
     }
 
@@ -160,9 +165,9 @@ impl FusedLlama {
         let d = self.hidden;
         let k = prompt.len() / d;
         let plan = Plan::new(k, 0, batch);
-        let mut x = Vec::with_capacity(plan.rows() * d);
-        x.extend_from_slice(prompt);
-        self.embed_rows(&mut x, batch);
+        let mut x = self.pool.take(plan.rows() * d);
+        x[..prompt.len()].copy_from_slice(prompt);
+        self.embed_rows(&mut x[prompt.len()..], batch);
         let mut saved = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
             let (out, activations) = layer.forward(x, &plan, None, self);
@@ -176,18 +181,19 @@ impl FusedLlama {
         let d_normed = head.backward(&d_scores, d);
         let mut d_final = vec![0.0; answers.len() * d];
         rms_norm_backward(&mut d_final, &d_normed, &final_in, &inv_rms, &self.norm);
-        let mut grad = vec![0.0; x.len()];
+        let mut grad = self.pool.zeroed(x.len());
         for (b, &row) in answers.iter().enumerate() {
             grad[row * d..(row + 1) * d].copy_from_slice(&d_final[b * d..(b + 1) * d]);
         }
         for (layer, activations) in self.layers.iter().zip(saved).rev() {
             layer.backward(&mut grad, activations, &plan, self);
         }
-        grad.truncate(k * d);
+        let prompt_grad = grad[..k * d].to_vec();
+        self.pool.give([grad, x]);
         FusedStep {
             loss,
             scores,
-            prompt_grad: grad,
+            prompt_grad,
         }
     }
 
@@ -196,7 +202,7 @@ impl FusedLlama {
         let d = self.hidden;
         let len = prompt.len() / d;
         let plan = Plan::new(len, 0, &[]);
-        let mut x = prompt.to_vec();
+        let mut x = self.pool.copy_of(prompt);
         let mut layers = Vec::with_capacity(self.layers.len());
         let kv_at = self.heads.context_width();
         let w = self.heads.qkv_width();
@@ -209,8 +215,10 @@ impl FusedLlama {
                     .flat_map(|row| row[kv_at..].iter().copied())
                     .collect(),
             );
+            activations.recycle(&self.pool);
             x = out;
         }
+        self.pool.give([x]);
         FusedPrompt { layers, len }
     }
 
@@ -222,14 +230,17 @@ impl FusedLlama {
         head: &FusedClassHead,
     ) -> Vec<f32> {
         let plan = Plan::new(0, prompt.len, batch);
-        let mut x = Vec::with_capacity(plan.rows() * self.hidden);
+        let mut x = self.pool.take(plan.rows() * self.hidden);
         self.embed_rows(&mut x, batch);
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer
-                .forward(x, &plan, Some(self.cached_kv(prompt, i)), self)
-                .0;
+            let cached = Some(self.cached_kv(prompt, i));
+            let (out, activations) = layer.forward(x, &plan, cached, self);
+            activations.recycle(&self.pool);
+            x = out;
         }
-        self.class_scores(&x, &plan.answer_rows(batch), head).0
+        let scores = self.class_scores(&x, &plan.answer_rows(batch), head).0;
+        self.pool.give([x]);
+        scores
     }
 
     /// Longest input (prompt rows included) the rotary tables cover.
@@ -246,13 +257,12 @@ impl FusedLlama {
         }
     }
 
-    /// Appends each example's token embeddings, up to its answer slot.
-    fn embed_rows(&self, x: &mut Vec<f32>, batch: &[Encoded]) {
+    /// Writes each example's token embeddings, up to its answer slot, into the rows of `x`.
+    fn embed_rows(&self, x: &mut [f32], batch: &[Encoded]) {
         let d = self.hidden;
-        for example in batch {
-            for &id in &example.ids[..=example.answer_pos] {
-                x.extend_from_slice(&self.embed[id as usize * d..(id as usize + 1) * d]);
-            }
+        let ids = batch.iter().flat_map(|e| &e.ids[..=e.answer_pos]);
+        for (row, &id) in x.chunks_exact_mut(d).zip(ids) {
+            row.copy_from_slice(&self.embed[id as usize * d..(id as usize + 1) * d]);
         }
     }
 
