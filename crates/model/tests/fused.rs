@@ -139,3 +139,95 @@ fn models_the_kernels_do_not_cover_keep_the_burn_path() {
     let gemma = common::tiny_gemma3_config().init(&device);
     assert!(gemma.fused().is_none());
 }
+
+/// `found` within 1e-3 absolute or `rel` relative of `expected` (the parity tests' bounds).
+fn within(found: f64, expected: f64, rel: f64) -> bool {
+    let diff = (found - expected).abs();
+    diff <= 1e-3 || diff <= rel * expected.abs()
+}
+
+#[test]
+fn the_fused_path_meets_the_transformers_reference_on_smollm2() {
+    // The float64 transformers run of shared/fixtures: label logits, loss and prompt gradient
+    // of each case behind the fixed 1- and 5-row prompts, target class 1.
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::shared_file("fixtures/smollm2_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let device = Device::flex();
+    let backbone = Llama::from_gguf(&common::smollm2_gguf(), &device).unwrap();
+    let fused = backbone.fused().unwrap();
+    let label_ids: Vec<Vec<u32>> = reference["label_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| vec![id.as_u64().unwrap() as u32])
+        .collect();
+    let head =
+        fused.class_head(&Verbalizer::from_ids(&label_ids, MultiTokenPolicy::SingleToken).unwrap());
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    for (index, case) in reference["cases"].as_array().unwrap().iter().enumerate() {
+        let ids: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_u64().unwrap() as u32)
+            .collect();
+        let example = Encoded {
+            answer_pos: ids.len() - 1,
+            ids,
+            label: 1,
+        };
+        for (name, k) in [("prompt1", 1), ("prompt5", 5)] {
+            let expected = &case[name];
+            let prompt = floats(prompt_model::reference::fixture_prompt(
+                k, 576, index, &device,
+            ));
+            let step = fused.train_step(&prompt, std::slice::from_ref(&example), &head);
+            let what = format!("case {index}, {name}");
+            assert!(
+                within(
+                    f64::from(step.loss),
+                    expected["loss"].as_f64().unwrap(),
+                    1e-4
+                ),
+                "{what}: loss {}",
+                step.loss
+            );
+            for (s, e) in step.scores.iter().zip(numbers(&expected["label_logits"])) {
+                assert!(
+                    within(f64::from(*s), e, 1e-4),
+                    "{what}: label logit {s} vs {e}"
+                );
+            }
+            let norm = step
+                .prompt_grad
+                .iter()
+                .map(|g| f64::from(*g).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            // The one-row prompt's gradient norm is ill-conditioned (llama_parity.rs): 5e-4.
+            let rel = if k == 1 { 5e-4 } else { 1e-4 };
+            assert!(
+                within(norm, expected["grad_norm"].as_f64().unwrap(), rel),
+                "{what}: gradient norm {norm}"
+            );
+            for (g, e) in step
+                .prompt_grad
+                .iter()
+                .zip(numbers(&expected["grad_row0_first8"]))
+            {
+                assert!(
+                    within(f64::from(*g), e, 1e-4),
+                    "{what}: gradient {g} vs {e}"
+                );
+            }
+        }
+    }
+}
