@@ -70,15 +70,20 @@ ours = json.load(open(f"{out}/ours.json"))
 rss = {name: int(open(f"{out}/{name}.rss").read().split()[-1]) / 1024 for name in ("peft", "ours")}
 print(f"torch {peft['torch']}, transformers {peft['transformers']}, peft {peft['peft']}; "
       f"{peft['threads']} thread(s); {peft['cpu']}")
+peak = ours["matmul_gflops"]
+print(f"f32 matmul rate at the model's shapes (cargo xtask bench): {peak:.1f} GFLOP/s")
 print(f"{'phase':<7}{'batch':>6}{'examples':>9}{'mean tokens':>12}{'PEFT ex/s':>11}"
-      f"{'this project ex/s':>19}{'ratio':>8}")
+      f"{'of peak':>9}{'this project ex/s':>19}{'of peak':>9}{'ratio':>8}")
 for phase in ("train", "eval"):
     batch = ours["batch_size" if phase == "train" else "eval_batch_size"]
     a, b = peft[f"{phase}_examples_per_s"], ours[f"{phase}_examples_per_s"]
     tokens = f"{ours[f'{phase}_mean_tokens']:.1f}"
     if abs(peft[f"{phase}_mean_tokens"] - ours[f"{phase}_mean_tokens"]) > 1e-6:
         tokens += f" (PEFT {peft[f'{phase}_mean_tokens']:.1f})"
-    print(f"{phase:<7}{batch:>6}{ours[f'{phase}_examples']:>9}{tokens:>12}{a:>11.2f}{b:>19.2f}"
+    # The same count for both: 2·N·T per example forward, as much again backward (the bench's).
+    flops = (4 if phase == "train" else 2) * ours["matmul_weights"] * peft[f"{phase}_mean_tokens"]
+    print(f"{phase:<7}{batch:>6}{ours[f'{phase}_examples']:>9}{tokens:>12}{a:>11.2f}"
+          f"{a * flops / 1e9 / peak:>9.0%}{b:>19.2f}{ours[f'{phase}_gflops'] / peak:>9.0%}"
           f"{b / a:>7.1f}x")
 print(f"peak RSS: PEFT {rss['peft']:.0f} MB, this project {rss['ours']:.0f} MB "
       f"(ratio {rss['peft'] / rss['ours']:.1f}x)")

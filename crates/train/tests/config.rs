@@ -7,7 +7,7 @@ use std::path::Path;
 
 use prompt_model::SoftPromptInit;
 use prompt_train::config::{OptimizerKind, ScheduleKind};
-use prompt_train::{ExperimentConfig, Override};
+use prompt_train::{ExperimentConfig, Kernels, Override};
 
 const MINIMAL: &str = r#"output = "runs/x"
 template = "{sentence} It was{mask}"
@@ -82,6 +82,7 @@ fn defaults_fill_everything_not_written() {
     assert_eq!(config.optimizer.adamw.weight_decay, 0.01);
     assert_eq!(config.data.columns.text_fields, ["sentence"]);
     assert_eq!(config.data.max_tokens, None);
+    assert_eq!(config.kernels, Kernels::Fused);
 }
 
 #[test]
@@ -93,9 +94,11 @@ fn overrides_replace_and_add_values() {
             "optimizer.kind=adamw",
             "optimizer.lr=1",
             "train.log_every=7",
+            "kernels=burn",
         ],
     )
     .unwrap();
+    assert_eq!(config.kernels, Kernels::Burn);
     assert_eq!(config.prompt.length, 100);
     assert_eq!(config.optimizer.kind, OptimizerKind::Adamw);
     assert_eq!(config.optimizer.lr, 1.0);
@@ -160,6 +163,11 @@ fn wrong_override_type_is_named_with_the_assignment() {
         e.starts_with(
             "override `train.steps=abc`: key `train.steps`: invalid type: string \"abc\""
         ),
+        "{e}"
+    );
+    let e = parse(MINIMAL, &["kernels=gpu"]).unwrap_err();
+    assert!(
+        e.contains("key `kernels`: unknown variant `gpu`, expected `fused` or `burn`"),
         "{e}"
     );
     let e = parse(MINIMAL, &["seed.value=1"]).unwrap_err();
