@@ -139,18 +139,7 @@ impl Engine {
                 predicted[i] = best;
             }
         }
-        let correct = predicted
-            .iter()
-            .zip(examples)
-            .filter(|(p, e)| **p == e.label)
-            .count();
-        let n = examples.len().max(1) as f64;
-        Evaluation {
-            loss: loss_sum / n,
-            accuracy: correct as f64 / n,
-            predictions: predicted,
-            examples: examples.len(),
-        }
+        Evaluation::from_predictions(loss_sum, predicted, examples)
     }
 }
 

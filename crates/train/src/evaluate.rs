@@ -20,6 +20,25 @@ pub struct Evaluation {
     pub examples: usize,
 }
 
+impl Evaluation {
+    /// The evaluation of `examples` whose losses sum to `loss_sum` and whose predicted classes
+    /// are `predictions`, in the same order.
+    pub fn from_predictions(loss_sum: f64, predictions: Vec<usize>, examples: &[Encoded]) -> Self {
+        let correct = predictions
+            .iter()
+            .zip(examples)
+            .filter(|(p, e)| **p == e.label)
+            .count();
+        let n = examples.len().max(1) as f64;
+        Self {
+            loss: loss_sum / n,
+            accuracy: correct as f64 / n,
+            predictions,
+            examples: examples.len(),
+        }
+    }
+}
+
 /// Scores one batch: summed loss, predicted classes.
 pub fn score_batch<B: Backbone + Module>(
     model: &PromptTuned<B>,
@@ -67,7 +86,7 @@ pub fn evaluate<B: Backbone + Module>(
     let batches = sorted_batches(&lengths, batch_size.max(1)).expect("batch size is at least 1");
     let batcher = PromptBatcher { pad_id };
     let mut predictions_in_order = vec![0; examples.len()];
-    let (mut loss_sum, mut correct) = (0.0, 0);
+    let mut loss_sum = 0.0;
     for indices in batches {
         let items: Vec<Encoded> = indices.iter().map(|&i| examples[i].clone()).collect();
         let batch = batcher.batch(items, device);
@@ -82,17 +101,10 @@ pub fn evaluate<B: Backbone + Module>(
         let scores = classes.scores(&model.backbone, hidden);
         let loss = PromptTuned::<B>::loss(scores.clone(), labels.clone());
         loss_sum += f64::from(loss.into_scalar::<f32>()) * indices.len() as f64;
-        let (predicted, right) = predictions(scores, labels);
-        correct += right;
+        let (predicted, _) = predictions(scores, labels);
         for (&i, p) in indices.iter().zip(predicted) {
             predictions_in_order[i] = p;
         }
     }
-    let n = examples.len().max(1) as f64;
-    Evaluation {
-        loss: loss_sum / n,
-        accuracy: correct as f64 / n,
-        predictions: predictions_in_order,
-        examples: examples.len(),
-    }
+    Evaluation::from_predictions(loss_sum, predictions_in_order, examples)
 }
