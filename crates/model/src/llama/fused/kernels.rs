@@ -180,11 +180,6 @@ pub struct RopeTables {
 }
 
 impl RopeTables {
-    /// Longest sequence the tables cover.
-    pub fn max_positions(&self) -> usize {
-        self.cos.len() / self.half.max(1)
-    }
-
     /// Rotates the `heads` heads at the start of `row` (transformers' `rotate_half` layout: the
     /// pair of coordinate `i` is `i + half`) to position `pos`; `inverse` rotates back (the
     /// backward of a rotation is its inverse).

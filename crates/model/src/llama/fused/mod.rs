@@ -243,11 +243,6 @@ impl FusedLlama {
         scores
     }
 
-    /// Longest input (prompt rows included) the rotary tables cover.
-    pub fn max_positions(&self) -> usize {
-        self.rope.max_positions()
-    }
-
     fn cached_kv<'a>(&self, prompt: &'a FusedPrompt, layer: usize) -> PrefixKv<'a> {
         PrefixKv {
             data: &prompt.layers[layer],
