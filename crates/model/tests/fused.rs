@@ -6,7 +6,9 @@ mod common;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use common::{batch, floats, max_abs_diff, tiny_llama_config};
 use prompt_data::{Encoded, MultiTokenPolicy, Verbalizer};
-use prompt_model::{Backbone, ClassTokens, Llama, PromptTuned, SoftPrompt};
+use prompt_model::{
+    Backbone, ClassTokens, Llama, PromptTuned, RowPrefixes, SoftPrompt, answer_hidden_behind,
+};
 
 /// Rows of different lengths; the second answers before its last token (what follows the
 /// answer slot cannot change it in a causal model).
@@ -125,6 +127,54 @@ fn fused_scores_behind_a_cached_prompt_equal_the_burn_models() {
         let scores = fused.scores(&cached, &examples(), &head);
         assert!(max_abs_diff(&scores, &expected) < 1e-5, "k = {k}");
     }
+}
+
+#[test]
+fn rows_behind_different_cached_prompts_get_the_burn_models_hidden_states() {
+    let device = Device::flex();
+    let backbone = tiny_llama_config().init(&device);
+    let fused = backbone.fused().unwrap();
+    // Prompts of 3, 0 and 5 rows; the four examples behind prompts 2, 0, 1, 2.
+    let prompts: Vec<Tensor<2>> = [3, 0, 5]
+        .iter()
+        .map(|&k| {
+            let values: Vec<f32> = (0..k * 16)
+                .map(|i| (i as f32 * 0.71 + k as f32).cos() * 0.4)
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(values, [k, 16]), &device)
+        })
+        .collect();
+    let of_row = [2, 0, 1, 2];
+    let caches: Vec<_> = prompts
+        .iter()
+        .map(|p| backbone.cache_prefix(p.clone()))
+        .collect();
+    let examples = examples();
+    let rows: Vec<Vec<i64>> = examples
+        .iter()
+        .map(|e| e.ids.iter().map(|&i| i64::from(i)).collect())
+        .collect();
+    let rows: Vec<&[i64]> = rows.iter().map(|r| r.as_slice()).collect();
+    let (ids, mask, _) = batch(&rows, &device);
+    let answer: Vec<i64> = examples.iter().map(|e| e.answer_pos as i64).collect();
+    let answer = Tensor::<1, Int>::from_data(TensorData::new(answer, [4]), &device);
+    let expected = floats(answer_hidden_behind(
+        &backbone,
+        &RowPrefixes::new(caches.iter().collect(), of_row.to_vec()),
+        ids,
+        mask,
+        answer,
+    ));
+    let cached: Vec<_> = prompts
+        .iter()
+        .map(|p| fused.cache_prompt(&floats(p.clone())))
+        .collect();
+    let hidden = fused.answer_hidden(&cached.iter().collect::<Vec<_>>(), &of_row, &examples);
+    assert!(
+        max_abs_diff(&hidden, &expected) < 1e-4,
+        "{}",
+        max_abs_diff(&hidden, &expected)
+    );
 }
 
 #[test]

@@ -23,9 +23,12 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use prompt_data::{Encoded, PromptBatcher, Truncation, sorted_batches};
-use prompt_model::{LoadedModel, PrefixCache, RowPrefixes, answer_hidden_behind};
+use prompt_model::{
+    Backbone, FusedLlama, FusedPrompt, LoadedModel, PrefixCache, RowPrefixes, answer_hidden_behind,
+};
 use serde::Serialize;
 
+use task::Member;
 pub use task::{Task, TaskInfo, TaskSpec};
 pub use vote::Vote;
 use vote::argmax;
@@ -168,6 +171,8 @@ type Scored = (usize, Vec<f32>);
 #[derive(Debug)]
 pub struct Predictor {
     model: LoadedModel,
+    /// The backbone on its fused CPU kernels, where it has them.
+    fused: Option<FusedLlama>,
     model_path: PathBuf,
     device: Device,
     tasks: RwLock<BTreeMap<String, Arc<Task>>>,
@@ -183,6 +188,7 @@ impl Predictor {
     /// Serves tasks with the already loaded `model` (read from `model_path`).
     pub fn new(model: LoadedModel, model_path: &Path, device: &Device) -> Self {
         Self {
+            fused: model.backbone.fused(),
             model,
             model_path: model_path.to_path_buf(),
             device: device.clone(),
@@ -198,7 +204,14 @@ impl Predictor {
     /// Registers the task `name` with the prompts `spec` names (replacing a task of that
     /// name); each prompt is prepared once, here.
     pub fn register(&self, name: &str, spec: &TaskSpec) -> Result<TaskInfo, EvalError> {
-        let task = Task::new(name, spec, &self.model, &self.model_path, &self.device)?;
+        let task = Task::new(
+            name,
+            spec,
+            &self.model,
+            self.fused.as_ref(),
+            &self.model_path,
+            &self.device,
+        )?;
         let info = task.info().clone();
         self.tasks
             .write()
@@ -294,34 +307,69 @@ impl Predictor {
         Ok(self.score(&rows, batch_size, |_| {}))
     }
 
+    /// Final hidden states `[B, d]` at the answer slots of `items`, row `r` behind
+    /// `members[of_row[r]]`: on the fused kernels when the members were prepared for them.
+    fn answer_hidden(
+        &self,
+        members: &[&Member],
+        of_row: Vec<usize>,
+        items: Vec<Encoded>,
+    ) -> Tensor<2> {
+        let n = items.len();
+        if let Some(fused) = &self.fused {
+            let prompts: Vec<&FusedPrompt> = members
+                .iter()
+                .map(|m| match m {
+                    Member::Fused(prompt) => prompt,
+                    Member::Burn(_) => {
+                        unreachable!("a predictor with fused kernels prepares fused prompts")
+                    }
+                })
+                .collect();
+            let hidden = fused.answer_hidden(&prompts, &of_row, &items);
+            let d = hidden.len() / n.max(1);
+            return Tensor::from_data(TensorData::new(hidden, [n, d]), &self.device);
+        }
+        let caches: Vec<&PrefixCache> = members
+            .iter()
+            .map(|m| match m {
+                Member::Burn(cache) => cache,
+                Member::Fused(_) => {
+                    unreachable!("a predictor without fused kernels prepares burn prompts")
+                }
+            })
+            .collect();
+        let batch = PromptBatcher { pad_id: 0 }.batch(items, &self.device);
+        answer_hidden_behind(
+            &self.model.backbone,
+            &RowPrefixes::new(caches, of_row),
+            batch.ids,
+            batch.mask,
+            batch.answer_pos,
+        )
+    }
+
     /// One forward pass over `units` (input, prompt) of `rows`: each unit's best class (by
     /// score) and class probabilities.
     fn score_batch(&self, rows: &[Row], units: &[(usize, usize)]) -> Vec<Scored> {
         let backbone = &self.model.backbone;
         let mut prompts: Vec<(*const Task, usize)> = Vec::new();
-        let mut caches: Vec<&PrefixCache> = Vec::new();
+        let mut members: Vec<&Member> = Vec::new();
         let mut of_row = Vec::with_capacity(units.len());
         for &(r, m) in units {
             let key = (Arc::as_ptr(&rows[r].task), m);
             let index = prompts.iter().position(|&p| p == key).unwrap_or_else(|| {
                 prompts.push(key);
-                caches.push(&rows[r].task.members[m].prompt);
+                members.push(&rows[r].task.members[m]);
                 prompts.len() - 1
             });
             of_row.push(index);
         }
-        let items = units
+        let items: Vec<Encoded> = units
             .iter()
             .map(|&(r, _)| rows[r].encoded.clone())
             .collect();
-        let batch = PromptBatcher { pad_id: 0 }.batch(items, &self.device);
-        let hidden = answer_hidden_behind(
-            backbone,
-            &RowPrefixes::new(caches, of_row),
-            batch.ids,
-            batch.mask,
-            batch.answer_pos,
-        );
+        let hidden = self.answer_hidden(&members, of_row, items);
         // Each task scores its own rows against its own verbalizer.
         let mut results = vec![(0, Vec::new()); units.len()];
         let mut done = vec![false; units.len()];

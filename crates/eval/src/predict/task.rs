@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use prompt_data::{Encoded, Example, Truncation};
-use prompt_model::{Backbone, ClassTokens, LoadedModel, PrefixCache, SavedPrompt};
+use prompt_model::{
+    Backbone, ClassTokens, FusedLlama, FusedPrompt, LoadedModel, PrefixCache, SavedPrompt,
+};
 use prompt_train::{ExperimentConfig, Override, TaskEncoder};
 use serde::Serialize;
 
@@ -55,10 +57,12 @@ pub struct TaskInfo {
     pub max_input_tokens: usize,
 }
 
-/// One prompt of a task, prepared for scoring.
+/// One prompt of a task, prepared for scoring: its keys and values for the backbone's fused
+/// kernels where it has them, else what burn's backbone keeps of it.
 #[derive(Debug)]
-pub(crate) struct Member {
-    pub(crate) prompt: PrefixCache,
+pub(crate) enum Member {
+    Burn(PrefixCache),
+    Fused(FusedPrompt),
 }
 
 /// A registered task.
@@ -74,11 +78,13 @@ pub struct Task {
 
 impl Task {
     /// Reads the prompts `spec` names for `model` (loaded from `model_path`) and prepares them:
-    /// a causal backbone computes each prompt's keys and values here, once.
+    /// a causal backbone computes each prompt's keys and values here, once (on `fused`, the
+    /// backbone's fused kernels, when it has them).
     pub fn new(
         name: &str,
         spec: &TaskSpec,
         model: &LoadedModel,
+        fused: Option<&FusedLlama>,
         model_path: &Path,
         device: &Device,
     ) -> Result<Self, EvalError> {
@@ -113,8 +119,9 @@ impl Task {
             .iter()
             .map(|saved| {
                 let values = saved.to_soft_prompt(width, device)?.values();
-                Ok(Member {
-                    prompt: model.backbone.cache_prefix(values),
+                Ok(match fused {
+                    Some(fused) => Member::Fused(fused.cache_prompt(&saved.values)),
+                    None => Member::Burn(model.backbone.cache_prefix(values)),
                 })
             })
             .collect::<Result<Vec<_>, EvalError>>()?;

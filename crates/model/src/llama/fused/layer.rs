@@ -16,8 +16,9 @@ pub(super) struct Segment {
     pub start: usize,
     /// Rows.
     pub len: usize,
-    /// Whether the rows see the prompt's keys and values before their own.
-    pub sees_prompt: bool,
+    /// The prompt whose keys and values the rows see before their own (`None`: the prompt's
+    /// own segment).
+    pub prompt: Option<usize>,
 }
 
 /// One block's frozen weights, each projection group in one matrix.
@@ -94,12 +95,13 @@ impl FusedLayer {
     }
 
     /// The block's output for packed rows `x` `[T, d]`, and what its backward needs. `cached`
-    /// holds the prompt's keys and values when the prompt is not among the rows.
+    /// holds the cached prompts' keys and values (the segments' `prompt` indexes it) when the
+    /// prompts are not among the rows.
     pub fn forward(
         &self,
         x: Vec<f32>,
         plan: &Plan,
-        cached: Option<PrefixKv>,
+        cached: Option<&[PrefixKv]>,
         model: &FusedLlama,
     ) -> (Vec<f32>, Activations) {
         let (heads, d, ffn) = (model.heads, model.hidden, model.ffn);
@@ -113,14 +115,18 @@ impl FusedLayer {
         rotate(&mut qkv, plan, model, false);
 
         let mut context = pool.take(t * cw);
-        let prompt = cached.unwrap_or_else(|| in_rows(&qkv, plan, w));
+        let prompt = in_rows(&qkv, plan, w);
         let probs: Vec<Probs> = plan
             .segments
             .par_iter()
             .zip(by_segment(&mut context, cw, plan))
             .map(|(s, context)| {
                 let rows = &qkv[s.start * w..(s.start + s.len) * w];
-                attend(heads, rows, sees(s, prompt), context)
+                let seen = match (s.prompt, cached) {
+                    (Some(p), Some(cached)) => cached[p],
+                    _ => sees(s, prompt),
+                };
+                attend(heads, rows, seen, context)
             })
             .collect();
         let mut mid = pool.copy_of(&x);
@@ -264,12 +270,11 @@ fn in_rows<'a>(qkv: &'a [f32], plan: &Plan, w: usize) -> PrefixKv<'a> {
     }
 }
 
-/// What segment `s` sees before its own rows.
+/// What segment `s` sees before its own rows when the prompt is in the packed rows.
 fn sees<'a>(s: &Segment, prompt: PrefixKv<'a>) -> PrefixKv<'a> {
-    if s.sees_prompt {
-        prompt
-    } else {
-        PrefixKv::EMPTY
+    match s.prompt {
+        Some(_) => prompt,
+        None => PrefixKv::EMPTY,
     }
 }
 

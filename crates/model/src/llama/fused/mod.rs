@@ -164,7 +164,7 @@ impl FusedLlama {
     ) -> FusedStep {
         let d = self.hidden;
         let k = prompt.len() / d;
-        let plan = Plan::new(k, 0, batch);
+        let plan = Plan::training(k, batch);
         let mut x = self.pool.take(plan.rows() * d);
         x[..prompt.len()].copy_from_slice(prompt);
         self.embed_rows(&mut x[prompt.len()..], batch);
@@ -175,7 +175,8 @@ impl FusedLlama {
             x = out;
         }
         let answers = plan.answer_rows(batch);
-        let (scores, final_in, inv_rms) = self.class_scores(&x, &answers, head);
+        let (normed, final_in, inv_rms) = self.final_hidden(&x, &answers);
+        let scores = head.forward(&normed, d);
         let (loss, d_scores) = cross_entropy(&scores, batch, head.classes);
         // Gradient of the final norm's output at the answer rows, then of the decoder's output.
         let d_normed = head.backward(&d_scores, d);
@@ -201,7 +202,7 @@ impl FusedLlama {
     pub fn cache_prompt(&self, prompt: &[f32]) -> FusedPrompt {
         let d = self.hidden;
         let len = prompt.len() / d;
-        let plan = Plan::new(len, 0, &[]);
+        let plan = Plan::training(len, &[]);
         let mut x = self.pool.copy_of(prompt);
         let mut layers = Vec::with_capacity(self.layers.len());
         let kv_at = self.heads.context_width();
@@ -229,18 +230,36 @@ impl FusedLlama {
         batch: &[Encoded],
         head: &FusedClassHead,
     ) -> Vec<f32> {
-        let plan = Plan::new(0, prompt.len, batch);
+        let hidden = self.answer_hidden(&[prompt], &vec![0; batch.len()], batch);
+        head.forward(&hidden, self.hidden)
+    }
+
+    /// Final hidden states `[B, d]` (after the final norm) at each example's answer slot,
+    /// example `r` behind `prompts[of_row[r]]`: rows of several tasks, or of several prompts of
+    /// one task, in one pass (each starts at the position after its own prompt).
+    ///
+    /// # Panics
+    /// If `of_row` does not name a prompt for each example.
+    pub fn answer_hidden(
+        &self,
+        prompts: &[&FusedPrompt],
+        of_row: &[usize],
+        batch: &[Encoded],
+    ) -> Vec<f32> {
+        assert_eq!(of_row.len(), batch.len(), "one prompt index per example");
+        let lengths: Vec<usize> = prompts.iter().map(|p| p.len).collect();
+        let plan = Plan::behind(&lengths, of_row, batch);
         let mut x = self.pool.take(plan.rows() * self.hidden);
         self.embed_rows(&mut x, batch);
         for (i, layer) in self.layers.iter().enumerate() {
-            let cached = Some(self.cached_kv(prompt, i));
-            let (out, activations) = layer.forward(x, &plan, cached, self);
+            let cached: Vec<PrefixKv> = prompts.iter().map(|p| self.cached_kv(p, i)).collect();
+            let (out, activations) = layer.forward(x, &plan, Some(&cached), self);
             activations.recycle(&self.pool);
             x = out;
         }
-        let scores = self.class_scores(&x, &plan.answer_rows(batch), head).0;
+        let hidden = self.final_hidden(&x, &plan.answer_rows(batch)).0;
         self.pool.give([x]);
-        scores
+        hidden
     }
 
     fn cached_kv<'a>(&self, prompt: &'a FusedPrompt, layer: usize) -> PrefixKv<'a> {
@@ -261,14 +280,9 @@ impl FusedLlama {
         }
     }
 
-    /// Class scores `[B, C]` at the packed rows `answers`, with the final norm's input and
-    /// reciprocal RMS at those rows (for the backward).
-    fn class_scores(
-        &self,
-        x: &[f32],
-        answers: &[usize],
-        head: &FusedClassHead,
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// The final norm at the packed rows `answers` `[B, d]`, with its input and reciprocal RMS
+    /// at those rows (for the backward).
+    fn final_hidden(&self, x: &[f32], answers: &[usize]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let d = self.hidden;
         let final_in: Vec<f32> = answers
             .iter()
@@ -277,7 +291,7 @@ impl FusedLlama {
         let mut normed = vec![0.0; final_in.len()];
         let mut inv_rms = vec![0.0; answers.len()];
         rms_norm(&mut normed, &mut inv_rms, &final_in, &self.norm, self.eps);
-        (head.forward(&normed, d), final_in, inv_rms)
+        (normed, final_in, inv_rms)
     }
 }
 
@@ -360,38 +374,59 @@ fn cross_entropy(scores: &[f32], batch: &[Encoded], classes: usize) -> (f32, Vec
     (loss / b, grad)
 }
 
-/// Where each packed row sits: the prompt segment (training) and one segment per example, each
-/// row's position, and the length of a cached prompt in front.
+/// Where each packed row sits: the prompt's segment (training) and one segment per example,
+/// each row's position, and which prompt each example sees.
 #[derive(Debug)]
 pub(super) struct Plan {
     segments: Vec<Segment>,
     positions: Vec<usize>,
-    /// Prompt rows at the top of the packed input (0 when the prompt is cached).
+    /// Prompt rows at the top of the packed input (0 when the prompts are cached).
     prompt_rows: usize,
 }
 
 impl Plan {
-    /// `prompt_rows` prompt rows packed in front (training) or a cached prompt of `cached` rows
-    /// (scoring), then `batch`'s examples up to their answer slots.
-    fn new(prompt_rows: usize, cached: usize, batch: &[Encoded]) -> Self {
-        let prompt_len = prompt_rows + cached;
-        let mut segments = Vec::with_capacity(batch.len() + 1);
-        let mut positions: Vec<usize> = (0..prompt_rows).collect();
-        if prompt_rows > 0 {
-            segments.push(Segment {
-                start: 0,
-                len: prompt_rows,
-                sees_prompt: false,
-            });
-        }
-        for example in batch {
-            let len = example.answer_pos + 1;
+    /// `k` prompt rows packed in front (the prompt being trained, or computed for a cache),
+    /// then `batch`'s examples behind them.
+    fn training(k: usize, batch: &[Encoded]) -> Self {
+        let prompt = (k > 0).then_some(Segment {
+            start: 0,
+            len: k,
+            prompt: None,
+        });
+        Self::with_rows(
+            prompt.into_iter().collect(),
+            (0..k).collect(),
+            k,
+            &[k],
+            &vec![0; batch.len()],
+            batch,
+        )
+    }
+
+    /// `batch`'s examples, example `r` behind the cached prompt `of_row[r]` of `lengths[..]`
+    /// rows.
+    fn behind(lengths: &[usize], of_row: &[usize], batch: &[Encoded]) -> Self {
+        Self::with_rows(Vec::new(), Vec::new(), 0, lengths, of_row, batch)
+    }
+
+    /// Appends one segment per example (up to its answer slot), each starting at the position
+    /// after its prompt.
+    fn with_rows(
+        mut segments: Vec<Segment>,
+        mut positions: Vec<usize>,
+        prompt_rows: usize,
+        lengths: &[usize],
+        of_row: &[usize],
+        batch: &[Encoded],
+    ) -> Self {
+        for (example, &prompt) in batch.iter().zip(of_row) {
+            let (len, start) = (example.answer_pos + 1, lengths[prompt]);
             segments.push(Segment {
                 start: positions.len(),
                 len,
-                sees_prompt: true,
+                prompt: Some(prompt),
             });
-            positions.extend(prompt_len..prompt_len + len);
+            positions.extend(start..start + len);
         }
         Self {
             segments,
