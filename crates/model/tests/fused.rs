@@ -3,7 +3,7 @@
 
 mod common;
 
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Distribution, Int, Tensor, TensorData};
 use common::{batch, floats, max_abs_diff, tiny_llama_config};
 use prompt_data::{Encoded, MultiTokenPolicy, Verbalizer};
 use prompt_model::{
@@ -33,11 +33,11 @@ fn verbalizer() -> Verbalizer {
     Verbalizer::from_ids(&[vec![5], vec![9], vec![17, 3]], MultiTokenPolicy::Mean).unwrap()
 }
 
-/// The burn model's loss and scores on `examples` behind `prompt`, and the prompt's gradient
-/// when `device` records one.
-fn burn_step(backbone: Llama, prompt: Tensor<2>, device: &Device) -> (f32, Vec<f32>, Vec<f32>) {
-    let model = PromptTuned::new(backbone, SoftPrompt::from_tensor(prompt)).unwrap();
-    let examples = examples();
+/// `examples` right-padded for the burn model: ids, mask and answer positions.
+fn padded(
+    examples: &[Encoded],
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Bool>, Tensor<1, Int>) {
     let rows: Vec<Vec<i64>> = examples
         .iter()
         .map(|e| e.ids.iter().map(|&i| i64::from(i)).collect())
@@ -45,9 +45,18 @@ fn burn_step(backbone: Llama, prompt: Tensor<2>, device: &Device) -> (f32, Vec<f
     let rows: Vec<&[i64]> = rows.iter().map(|r| r.as_slice()).collect();
     let (ids, mask, _) = batch(&rows, device);
     let answer: Vec<i64> = examples.iter().map(|e| e.answer_pos as i64).collect();
+    let answer = Tensor::<1, Int>::from_data(TensorData::new(answer, [examples.len()]), device);
+    (ids, mask, answer)
+}
+
+/// The burn model's loss and scores on `examples` behind `prompt`, and the prompt's gradient
+/// when `device` records one.
+fn burn_step(backbone: Llama, prompt: Tensor<2>, device: &Device) -> (f32, Vec<f32>, Vec<f32>) {
+    let model = PromptTuned::new(backbone, SoftPrompt::from_tensor(prompt)).unwrap();
+    let examples = examples();
+    let (ids, mask, answer) = padded(&examples, device);
     let labels: Vec<i64> = examples.iter().map(|e| e.label as i64).collect();
     let n = examples.len();
-    let answer = Tensor::<1, Int>::from_data(TensorData::new(answer, [n]), device);
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
     let classes = ClassTokens::new(&verbalizer(), device);
     let scores = model.forward(ids, mask, answer, &classes);
@@ -150,14 +159,7 @@ fn rows_behind_different_cached_prompts_get_the_burn_models_hidden_states() {
         .map(|p| backbone.cache_prefix(p.clone()))
         .collect();
     let examples = examples();
-    let rows: Vec<Vec<i64>> = examples
-        .iter()
-        .map(|e| e.ids.iter().map(|&i| i64::from(i)).collect())
-        .collect();
-    let rows: Vec<&[i64]> = rows.iter().map(|r| r.as_slice()).collect();
-    let (ids, mask, _) = batch(&rows, &device);
-    let answer: Vec<i64> = examples.iter().map(|e| e.answer_pos as i64).collect();
-    let answer = Tensor::<1, Int>::from_data(TensorData::new(answer, [4]), &device);
+    let (ids, mask, answer) = padded(&examples, &device);
     let expected = floats(answer_hidden_behind(
         &backbone,
         &RowPrefixes::new(caches.iter().collect(), of_row.to_vec()),

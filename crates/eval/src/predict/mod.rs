@@ -316,27 +316,18 @@ impl Predictor {
         items: Vec<Encoded>,
     ) -> Tensor<2> {
         let n = items.len();
-        if let Some(fused) = &self.fused {
-            let prompts: Vec<&FusedPrompt> = members
-                .iter()
-                .map(|m| match m {
-                    Member::Fused(prompt) => prompt,
-                    Member::Burn(_) => {
-                        unreachable!("a predictor with fused kernels prepares fused prompts")
-                    }
-                })
-                .collect();
+        // A predictor prepares all its members one way: for its fused kernels, or for burn.
+        let fused_prompts: Option<Vec<&FusedPrompt>> = members.iter().map(|m| m.fused()).collect();
+        if let (Some(fused), Some(prompts)) = (&self.fused, fused_prompts) {
             let hidden = fused.answer_hidden(&prompts, &of_row, &items);
             let d = hidden.len() / n.max(1);
             return Tensor::from_data(TensorData::new(hidden, [n, d]), &self.device);
         }
         let caches: Vec<&PrefixCache> = members
             .iter()
-            .map(|m| match m {
-                Member::Burn(cache) => cache,
-                Member::Fused(_) => {
-                    unreachable!("a predictor without fused kernels prepares burn prompts")
-                }
+            .map(|m| {
+                m.burn()
+                    .expect("a predictor without fused kernels prepares burn prompts")
             })
             .collect();
         let batch = PromptBatcher { pad_id: 0 }.batch(items, &self.device);

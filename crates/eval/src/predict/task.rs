@@ -65,6 +65,24 @@ pub(crate) enum Member {
     Fused(FusedPrompt),
 }
 
+impl Member {
+    /// The prompt prepared for the fused kernels, if it was.
+    pub(crate) fn fused(&self) -> Option<&FusedPrompt> {
+        match self {
+            Self::Fused(prompt) => Some(prompt),
+            Self::Burn(_) => None,
+        }
+    }
+
+    /// What burn's backbone keeps of the prompt, if it was prepared for burn.
+    pub(crate) fn burn(&self) -> Option<&PrefixCache> {
+        match self {
+            Self::Burn(cache) => Some(cache),
+            Self::Fused(_) => None,
+        }
+    }
+}
+
 /// A registered task.
 #[derive(Debug)]
 pub struct Task {
