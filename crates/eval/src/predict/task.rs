@@ -59,6 +59,9 @@ pub struct TaskInfo {
 
 /// One prompt of a task, prepared for scoring: its keys and values for the backbone's fused
 /// kernels where it has them, else what burn's backbone keeps of it.
+// A few members per task, each holding tensor handles or its own buffers: the size difference
+// between the variants costs nothing, and boxing would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Member {
     Burn(PrefixCache),
