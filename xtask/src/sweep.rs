@@ -1,5 +1,6 @@
 //! `cargo xtask sweep configs/sst2_sweep.toml`: trains and evaluates every cell of a prompt
-//! length × init × seed grid, then writes results.jsonl, results.md and the plot.
+//! length × init × seed grid that its results folder has not recorded, scores the ensembles,
+//! then writes the report and the figures.
 
 use std::path::Path;
 
@@ -16,13 +17,16 @@ pub fn run(config_path: &Path, device: &Device) -> Result<()> {
     }
     let outputs = run_sweep(&config, device)
         .with_context(|| format!("the sweep {} stopped", config_path.display()))?;
-    print!("{}", std::fs::read_to_string(&outputs.table)?);
+    print!("{}", std::fs::read_to_string(&outputs.report)?);
+    let figures = &outputs.figures;
     println!(
-        "\nwrote {}, {}, {} and {}",
-        outputs.results.display(),
-        outputs.table.display(),
-        outputs.svg.display(),
-        outputs.png.display()
+        "\n{} of {} cells recorded; wrote {}, {}, {} and {} (and their SVGs)",
+        outputs.finished,
+        outputs.cells,
+        outputs.report.display(),
+        figures.by_length[1].display(),
+        figures.by_init[1].display(),
+        figures.curves[1].display()
     );
     Ok(())
 }

@@ -21,4 +21,4 @@ pub use regress::{
     Baseline, CommittedCheck, Measurement, RegressConfig, TrainingCheck, Verdict, verdict_table,
 };
 pub use score::{EvalReport, EvalSpec, PromptChoice, artifact_experiment, score};
-pub use sweep::{SweepConfig, SweepOutputs, run_sweep};
+pub use sweep::{ResultsDir, SweepConfig, SweepOutputs, run_sweep};
