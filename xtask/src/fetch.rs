@@ -233,10 +233,18 @@ fn byte_bar(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
+/// Where downloaded data goes: `$PROMPT_TUNING_DATA`, else `data/` (the first two folders
+/// data paths are searched in).
+fn data_root() -> PathBuf {
+    std::env::var_os(prompt_data::DATA_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("data"), PathBuf::from)
+}
+
 /// Downloads GLUE SST-2 with curl and unpacks `train.tsv`/`dev.tsv` into the data root,
 /// checking the row counts.
 fn fetch_sst2() -> Result<()> {
-    let root = prompt_data::data_root();
+    let root = data_root();
     if root.join("sst2/train.tsv").exists() && root.join("sst2/dev.tsv").exists() {
         println!("SST-2 already in {}", root.join("sst2").display());
         return Ok(());

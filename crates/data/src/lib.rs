@@ -33,8 +33,7 @@ pub use encode::{
 pub use error::{DataError, MappingProblem, error_chain};
 pub use example::{Example, LoadedDataset, SkippedRow};
 pub use paths::{
-    DATA_ENV, SHARED_ENV, data_root, data_search_dirs, resolve_data_path, resolve_in, search_dirs,
-    workspace_root,
+    DATA_ENV, SHARED_ENV, data_search_dirs, resolve_data_path, resolve_in, search_dirs,
 };
 pub use reader::{
     ColumnMapping, DataFormat, LabelFormat, ReadOptions, parse_dataset, read_dataset,

@@ -1,5 +1,6 @@
-//! Finding data files: `$PROMPT_TUNING_DATA`, then the repository's git-ignored `data/`
-//! folder, then the shared assets next to the repository.
+//! Finding data files: `$PROMPT_TUNING_DATA`, then `data/`, then the shared assets
+//! (`$PROMPT_TUNING_SHARED/assets`, default `../shared/assets`); relative folders are taken
+//! from the working directory, so the library knows nothing of where it was built.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,41 +10,27 @@ use crate::error::DataError;
 /// Environment variable naming a folder that holds the data (e.g. `sst2/train.tsv`).
 pub const DATA_ENV: &str = "PROMPT_TUNING_DATA";
 
-/// Environment variable naming the shared folder (default `<workspace>/../shared`); its
-/// `assets/` subfolder is searched last.
+/// Environment variable naming the shared folder (default `../shared`); its `assets/`
+/// subfolder is searched last.
 pub const SHARED_ENV: &str = "PROMPT_TUNING_SHARED";
 
-/// The workspace root this crate was built in.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Where downloaded data is written: `$PROMPT_TUNING_DATA` if set, else `<workspace>/data`.
-pub fn data_root() -> PathBuf {
-    non_empty(std::env::var_os(DATA_ENV))
-        .map_or_else(|| workspace_root().join("data"), PathBuf::from)
-}
-
-/// The folders searched for data, in order.
+/// The folders searched for data, in order, from the environment; made absolute so an error
+/// names the places tried in full.
 pub fn data_search_dirs() -> Vec<PathBuf> {
-    search_dirs(
-        std::env::var_os(DATA_ENV),
-        std::env::var_os(SHARED_ENV),
-        &workspace_root(),
-    )
+    search_dirs(std::env::var_os(DATA_ENV), std::env::var_os(SHARED_ENV))
+        .into_iter()
+        .map(|dir| std::path::absolute(&dir).unwrap_or(dir))
+        .collect()
 }
 
-/// The search order for given environment values and workspace root.
-pub fn search_dirs(
-    data_env: Option<OsString>,
-    shared_env: Option<OsString>,
-    workspace: &Path,
-) -> Vec<PathBuf> {
-    let shared = non_empty(shared_env).map_or_else(|| workspace.join("../shared"), PathBuf::from);
+/// The search order for given environment values: the data folder when set, `data`, then the
+/// shared folder's `assets` (`../shared` when unset).
+pub fn search_dirs(data_env: Option<OsString>, shared_env: Option<OsString>) -> Vec<PathBuf> {
+    let shared = non_empty(shared_env).map_or_else(|| PathBuf::from("../shared"), PathBuf::from);
     non_empty(data_env)
         .map(PathBuf::from)
         .into_iter()
-        .chain([workspace.join("data"), shared.join("assets")])
+        .chain([PathBuf::from("data"), shared.join("assets")])
         .collect()
 }
 
@@ -84,19 +71,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn search_order_is_env_then_repo_then_shared() {
-        let ws = Path::new("/ws");
+    fn search_order_is_env_then_data_then_shared() {
         assert_eq!(
-            search_dirs(Some("/d".into()), None, ws),
+            search_dirs(Some("/d".into()), None),
             vec![
                 PathBuf::from("/d"),
-                ws.join("data"),
-                ws.join("../shared/assets")
+                PathBuf::from("data"),
+                PathBuf::from("../shared/assets")
             ]
         );
         assert_eq!(
-            search_dirs(Some("".into()), Some("/s".into()), ws),
-            vec![ws.join("data"), PathBuf::from("/s/assets")]
+            search_dirs(Some("".into()), Some("/s".into())),
+            vec![PathBuf::from("data"), PathBuf::from("/s/assets")]
         );
     }
 

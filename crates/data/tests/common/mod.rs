@@ -2,13 +2,16 @@
 
 use std::path::PathBuf;
 
-use prompt_data::{SHARED_ENV, Tokenizer, workspace_root};
+use prompt_data::{SHARED_ENV, Tokenizer};
 
-/// `$PROMPT_TUNING_SHARED`, or `<workspace>/../shared`.
+/// `$PROMPT_TUNING_SHARED`, or `../shared` beside the workspace.
 pub fn shared_dir() -> PathBuf {
     std::env::var_os(SHARED_ENV)
         .filter(|v| !v.is_empty())
-        .map_or_else(|| workspace_root().join("../shared"), PathBuf::from)
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+            PathBuf::from,
+        )
 }
 
 /// A file under the shared folder; fails the test with directions when it is missing.
