@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -78,9 +79,17 @@ struct PlotData<'a> {
 }
 
 impl PlotData<'_> {
-    /// The best accuracy's spread over seeds, in percent, by init then length.
-    fn best(&self) -> BTreeMap<String, BTreeMap<usize, Spread>> {
-        group(self.results, |r| 100.0 * best_accuracy(r))
+    /// The best accuracy's spread over seeds, in percent, by init then length, and a y range
+    /// that holds one standard deviation either side.
+    fn best(&self) -> (BTreeMap<String, BTreeMap<usize, Spread>>, Range<f64>) {
+        let groups = group(self.results, |r| 100.0 * best_accuracy(r));
+        let y = self.y_range(
+            groups
+                .values()
+                .flat_map(|g| g.values())
+                .flat_map(|s| [s.mean - s.std, s.mean + s.std]),
+        );
+        (groups, y)
     }
 
     fn lengths(&self) -> Vec<usize> {
@@ -103,9 +112,19 @@ impl PlotData<'_> {
     }
 }
 
-/// A figure that any plotters backend can draw.
+/// A figure that any plotters backend can draw, onto a white area.
 trait Figure {
     fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Clears `area`, draws `figure` on it and writes it out.
+fn draw_on<DB: DrawingBackend>(
+    figure: &impl Figure,
+    area: DrawingArea<DB, Shift>,
+) -> Result<(), String> {
+    area.fill(&WHITE).map_err(text_error)?;
+    figure.draw(area.clone())?;
+    area.present().map_err(text_error)
 }
 
 /// Draws `figure` into `<stem>.svg` and `<stem>.png`.
@@ -120,12 +139,8 @@ fn render(figure: &impl Figure, stem: &Path, size: (u32, u32)) -> Result<[PathBu
             reason,
         }
     };
-    figure
-        .draw(SVGBackend::new(&svg, size).into_drawing_area())
-        .map_err(failed(&svg))?;
-    figure
-        .draw(BitMapBackend::new(&png, size).into_drawing_area())
-        .map_err(failed(&png))?;
+    draw_on(figure, SVGBackend::new(&svg, size).into_drawing_area()).map_err(failed(&svg))?;
+    draw_on(figure, BitMapBackend::new(&png, size).into_drawing_area()).map_err(failed(&png))?;
     Ok([svg, png])
 }
 
@@ -152,14 +167,7 @@ struct ByLength<'a>(&'a PlotData<'a>);
 impl Figure for ByLength<'_> {
     fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, Shift>) -> Result<(), String> {
         let data = self.0;
-        area.fill(&WHITE).map_err(text_error)?;
-        let groups = data.best();
-        let y = data.y_range(
-            groups
-                .values()
-                .flat_map(|g| g.values())
-                .flat_map(|s| [s.mean - s.std, s.mean + s.std]),
-        );
+        let (groups, y) = data.best();
         let max_len = data.lengths().last().copied().unwrap_or(150) as f64;
         let x = 0.8f64..max_len * 1.3;
         let mut chart = ChartBuilder::on(&area)
@@ -169,15 +177,16 @@ impl Figure for ByLength<'_> {
             .y_label_area_size(56)
             .build_cartesian_2d(x.clone().log_scale(), y)
             .map_err(text_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("prompt length (tokens, log scale)")
-            .y_desc("best dev accuracy (%)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(text_error)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_label_formatter(&|x| format!("{x:.0}"));
+        label_axes(
+            &mut mesh,
+            "prompt length (tokens, log scale)",
+            "best dev accuracy (%)",
+            15,
+        )
+        .draw()
+        .map_err(text_error)?;
         for (i, (init, by_len)) in groups.iter().enumerate() {
             let c = color(i);
             let points: Vec<(f64, f64)> = by_len
@@ -201,11 +210,7 @@ impl Figure for ByLength<'_> {
                 }))
                 .map_err(text_error)?;
         }
-        if let Some(zero) = data.zero {
-            zero_shot_line(&mut chart, x, zero)?;
-        }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        area.present().map_err(text_error)
+        zero_shot_and_legend(&mut chart, x, data.zero)
     }
 }
 
@@ -215,15 +220,8 @@ struct ByInit<'a>(&'a PlotData<'a>);
 impl Figure for ByInit<'_> {
     fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, Shift>) -> Result<(), String> {
         let data = self.0;
-        area.fill(&WHITE).map_err(text_error)?;
-        let groups = data.best();
+        let (groups, y) = data.best();
         let lengths = data.lengths();
-        let y = data.y_range(
-            groups
-                .values()
-                .flat_map(|g| g.values())
-                .flat_map(|s| [s.mean - s.std, s.mean + s.std]),
-        );
         let floor = y.start;
         let x = -0.5f64..lengths.len() as f64 - 0.5;
         let mut chart = ChartBuilder::on(&area)
@@ -240,15 +238,11 @@ impl Figure for ByInit<'_> {
                 _ => String::new(),
             }
         };
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .x_labels(lengths.len())
-            .x_label_formatter(&label)
-            .x_desc("prompt length")
-            .y_desc("best dev accuracy (%)")
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 16))
+            .x_label_formatter(&label);
+        label_axes(&mut mesh, "prompt length", "best dev accuracy (%)", 15)
             .draw()
             .map_err(text_error)?;
         let width = 0.8 / groups.len().max(1) as f64;
@@ -283,11 +277,7 @@ impl Figure for ByInit<'_> {
             });
             chart.draw_series(errors).map_err(text_error)?;
         }
-        if let Some(zero) = data.zero {
-            zero_shot_line(&mut chart, x, zero)?;
-        }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        area.present().map_err(text_error)
+        zero_shot_and_legend(&mut chart, x, data.zero)
     }
 }
 
@@ -298,7 +288,6 @@ struct Curves<'a>(&'a PlotData<'a>);
 impl Figure for Curves<'_> {
     fn draw<DB: DrawingBackend>(&self, area: DrawingArea<DB, Shift>) -> Result<(), String> {
         let data = self.0;
-        area.fill(&WHITE).map_err(text_error)?;
         let area = area
             .titled(
                 &format!("Learning curves: {}", data.title),
@@ -320,12 +309,7 @@ impl Figure for Curves<'_> {
                 .y_label_area_size(44)
                 .build_cartesian_2d(x.clone(), y.clone())
                 .map_err(text_error)?;
-            chart
-                .configure_mesh()
-                .x_desc("step")
-                .y_desc("dev accuracy (%)")
-                .label_style(("sans-serif", 12))
-                .axis_desc_style(("sans-serif", 13))
+            label_axes(&mut chart.configure_mesh(), "step", "dev accuracy (%)", 12)
                 .draw()
                 .map_err(text_error)?;
             for (j, init) in inits.iter().enumerate() {
@@ -359,15 +343,27 @@ impl Figure for Curves<'_> {
                         PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                     });
             }
-            if let Some(zero) = data.zero {
+            if len == lengths[0] {
+                zero_shot_and_legend(&mut chart, x.clone(), data.zero)?;
+            } else if let Some(zero) = data.zero {
                 zero_shot_line(&mut chart, x.clone(), zero)?;
             }
-            if len == lengths[0] {
-                legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-            }
         }
-        area.present().map_err(text_error)
+        Ok(())
     }
+}
+
+/// Names the axes and sets the labels' font size (the axis names one point larger).
+fn label_axes<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    x: &str,
+    y: &str,
+    size: u32,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.x_desc(x)
+        .y_desc(y)
+        .label_style(("sans-serif", size))
+        .axis_desc_style(("sans-serif", size + 1))
 }
 
 type Chart<'a, DB, X> =
@@ -392,13 +388,19 @@ fn zero_shot_line<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
     Ok(())
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
+/// The zero-shot line when there is one, then the legend in the lower right corner, where
+/// accuracy plots leave room.
+fn zero_shot_and_legend<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>>(
     chart: &mut Chart<'a, DB, X>,
-    position: SeriesLabelPosition,
+    x: Range<f64>,
+    zero: Option<f64>,
 ) -> Result<(), String> {
+    if let Some(zero) = zero {
+        zero_shot_line(chart, x, zero)?;
+    }
     chart
         .configure_series_labels()
-        .position(position)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
