@@ -251,16 +251,28 @@ mod tests {
         assert_eq!(cells[per_seed].seed, s.seeds[1]);
     }
 
-    #[test]
-    fn an_ensemble_length_outside_the_grid_is_refused() {
+    /// What loading a sweep config with `lengths`, `seeds` and `ensemble_lengths` says.
+    fn load_error(lengths: &str, seeds: &str, ensemble: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sweep.toml");
-        let text = "base = \"b.toml\"\noutput = \"o\"\nresults = \"r\"\nlengths = [1, 5]\n\
-                    inits = [{ kind = \"class_label\" }]\nseeds = [0, 1]\nensemble_lengths = [20]\n";
+        let text = format!(
+            "base = \"b.toml\"\noutput = \"o\"\nresults = \"r\"\nlengths = {lengths}\n\
+             inits = [{{ kind = \"class_label\" }}]\nseeds = {seeds}\nensemble_lengths = {ensemble}\n"
+        );
         std::fs::write(&path, text).unwrap();
-        let err = SweepConfig::load(&path).unwrap_err().to_string();
+        SweepConfig::load(&path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_ensemble_outside_the_grid_or_of_one_seed_is_refused() {
+        let err = load_error("[1, 5]", "[0, 1]", "[20]");
         assert!(
             err.ends_with("`ensemble_lengths` has 20, which is not one of `lengths`"),
+            "{err}"
+        );
+        let err = load_error("[20]", "[0]", "[20]");
+        assert!(
+            err.ends_with("an ensemble of the seeds' prompts needs at least two `seeds`"),
             "{err}"
         );
     }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use prompt_train::TrainError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -123,6 +122,12 @@ fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, EvalError> {
 }
 
 fn write(path: &Path, value: &impl Serialize) -> Result<(), EvalError> {
+    let text = serde_json::to_string_pretty(value).expect("plain data") + "\n";
+    write_file(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` atomically, creating its folder.
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     let io = |source| EvalError::Io {
         path: path.to_path_buf(),
         source,
@@ -130,13 +135,7 @@ fn write(path: &Path, value: &impl Serialize) -> Result<(), EvalError> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder).map_err(io)?;
     }
-    let text = serde_json::to_string_pretty(value).expect("plain data") + "\n";
-    prompt_train::durable::write_atomic(path, text.as_bytes())
-        .map_err(|source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-        .map_err(EvalError::from)
+    prompt_train::durable::write_atomic(path, bytes).map_err(io)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor};
 use prompt_model::{Backbone, LoadedModel, PromptPlacement, PromptTuned, SoftPrompt};
@@ -200,7 +200,7 @@ fn score_ensembles(
             }
             let config = sweep.cell_config(&cells[0])?;
             let limit = (config.data.dev_examples > 0).then_some(config.data.dev_examples);
-            let overrides = prompt_train::Override::parse_all(&sweep.set)?;
+            let overrides = sweep.overrides(length)?;
             println!(
                 "ensemble of {}-k{length}'s {} seeds",
                 init.name(),
@@ -262,7 +262,7 @@ fn write_reports(sweep: &SweepConfig, results: &ResultsDir) -> Result<SweepOutpu
         sweep.title,
         markdown_report(&recorded, &ensembles, zero)
     );
-    write_text(&report, &text)?;
+    super::record::write_file(&report, text.as_bytes())?;
     let font = find_font().ok_or_else(|| EvalError::Format {
         path: PathBuf::from("/usr/share/fonts"),
         what: "font folder",
@@ -277,15 +277,4 @@ fn write_reports(sweep: &SweepConfig, results: &ResultsDir) -> Result<SweepOutpu
         finished: recorded.len(),
         cells: cells.len(),
     })
-}
-
-fn write_text(path: &Path, text: &str) -> Result<(), EvalError> {
-    let io = |source| EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(io)?;
-    }
-    prompt_train::durable::write_atomic(path, text.as_bytes()).map_err(io)
 }
