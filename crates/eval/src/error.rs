@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use prompt_model::soft_prompt::PromptError;
+use prompt_model::PromptError;
 use prompt_train::{ConfigError, TrainError};
 
 /// An evaluation, sweep or regression check that could not run.

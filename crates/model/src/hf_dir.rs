@@ -1,7 +1,7 @@
 //! A Hugging Face model directory (`config.json`, `model.safetensors`, `tokenizer.json`): its
 //! paths, its parsed config, and the `model_type` that tells the family.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 
@@ -24,11 +24,6 @@ impl HfDir {
     /// The directory at `root` (nothing is read until a file is asked for).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
-    }
-
-    /// The directory itself.
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// `config.json`.
@@ -69,6 +64,8 @@ impl HfDir {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]

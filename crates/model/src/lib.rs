@@ -4,6 +4,22 @@
 //! that can embed tokens, encode a sequence of embeddings and score hidden states against a few
 //! rows of its vocabulary head. `PromptTuned` prepends a `SoftPrompt` to the token embeddings and
 //! turns the hidden state at each example's answer slot into class scores.
+//!
+//! What the other crates use:
+//! - [`load`] opens a GGUF file or a Hugging Face folder and returns a [`LoadedModel`]: the
+//!   backbone as [`AnyBackbone`] (one variant per family), its tokenizer and its conventions.
+//!   [`Llama`], [`Gemma3`] and [`Bert`] also build from a config with random weights, for tests.
+//! - [`SoftPrompt`] (initialised by [`SoftPromptInit`]), [`PromptTuned`] and [`ClassTokens`]
+//!   for training and scoring; [`PrefixCache`] and [`RowPrefixes`] to encode a prompt once and
+//!   reuse it; [`FusedLlama`] for the hand-written CPU kernels.
+//! - [`prompt_file`]: trained prompts in the PEFT folder layout ([`save_prompt`],
+//!   [`SavedPrompt`]).
+//! - [`cache`]: the model cache and the models the project can fetch.
+//! - [`reference`]: a model checked against HF transformers' outputs (`cargo xtask
+//!   check-reference` and the parity tests).
+//!
+//! The GGUF and safetensors readers, the tokenizer builder and the families' layers are
+//! private: a model reaches users only through [`load`] and the family types.
 #![warn(missing_docs)]
 
 mod activation_memory;
@@ -13,7 +29,7 @@ pub mod cache;
 mod error;
 mod family;
 mod gemma3;
-pub mod gguf;
+mod gguf;
 mod hf_dir;
 mod kernels;
 mod llama;
@@ -23,24 +39,24 @@ pub mod prompt_file;
 mod prompt_tuned;
 pub mod reference;
 mod safetensors_source;
-pub mod soft_prompt;
-pub mod tokenizer;
-pub mod weights;
+mod soft_prompt;
+#[cfg(test)]
+mod test_support;
+mod tokenizer;
+mod weights;
 
 pub use activation_memory::{ActivationShape, BlockKind};
-pub use backbone::{Backbone, encode_prefix_in_every_row};
+pub use backbone::Backbone;
 pub use bert::{Bert, BertConfig, HiddenAct};
 pub use error::{LoadError, ModelError};
 pub use family::ModelFamily;
 pub use gemma3::{Gemma3, Gemma3Config};
-pub use hf_dir::HfDir;
 pub use kernels::matmul_kernels;
 pub use llama::{
     FusedClassHead, FusedLlama, FusedPrompt, FusedStep, Llama, LlamaConfig, LlamaError,
 };
 pub use load::{AnyBackbone, LoadedModel, load};
-pub use prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_row};
+pub use prefix::{PrefixCache, RowPrefixes};
 pub use prompt_file::{AdapterConfig, PromptTask, SavedPrompt, save_prompt};
 pub use prompt_tuned::{ClassTokens, PromptPlacement, PromptTuned, answer_hidden_behind};
-pub use safetensors_source::SafetensorsFile;
-pub use soft_prompt::{PromptError, SoftPrompt, SoftPromptInit};
+pub use soft_prompt::{PromptError, PromptVocab, SoftPrompt, SoftPromptInit};

@@ -40,7 +40,7 @@ impl PrefixCache {
     }
 
     /// A prefix with each layer's keys and values, computed once.
-    pub fn with_layers(rows: Tensor<2>, layers: Vec<LayerKv>) -> Self {
+    pub(crate) fn with_layers(rows: Tensor<2>, layers: Vec<LayerKv>) -> Self {
         Self { rows, layers }
     }
 

@@ -29,6 +29,8 @@ use tokenizers::{AddedToken, Tokenizer};
 use crate::gguf::{GgufError, GgufFile, MetadataValue};
 
 mod sentencepiece;
+#[cfg(test)]
+mod tests;
 
 /// The `tokenizer.ggml.pre` values understood here and the Hugging Face pre-tokenizer each
 /// stands for (missing means `default`).

@@ -9,7 +9,7 @@ use burn::tensor::{
     DType, Device, DeviceConfig, Distribution, FloatDType, Int, Tensor, TensorData,
 };
 use prompt_data::{MultiTokenPolicy, Verbalizer};
-use prompt_model::{ClassTokens, Llama, PromptTuned, SoftPrompt};
+use prompt_model::{Backbone, ClassTokens, Llama, PromptTuned, SoftPrompt};
 
 #[test]
 fn a_bf16_backbone_trains_an_f32_prompt() {
@@ -18,7 +18,8 @@ fn a_bf16_backbone_trains_an_f32_prompt() {
         .unwrap();
     let device = cpu.autodiff();
     let backbone = common::tiny_llama_config().init(&device);
-    assert_eq!(backbone.embed_tokens.weight.val().dtype(), DType::BF16);
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64], [1, 1]), &device);
+    assert_eq!(backbone.embed_tokens(ids).dtype(), DType::BF16);
     let start = Tensor::<2>::random([3, 16], Distribution::Uniform(-0.5, 0.5), &device);
     let model = PromptTuned::new(backbone, SoftPrompt::from_tensor(start)).unwrap();
     assert_eq!(model.prompt.values().dtype(), DType::F32);

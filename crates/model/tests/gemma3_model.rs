@@ -3,7 +3,7 @@
 
 mod common;
 
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use common::{floats, max_abs_diff, padded_ids, requires_grad_flags, tiny_gemma3_config};
 use prompt_model::{Backbone, Gemma3, Gemma3Config};
 
@@ -18,7 +18,19 @@ fn token_embeddings_are_scaled_by_the_square_root_of_the_width() {
     let model = tiny_gemma3_config().init(&device);
     let (ids, _) = padded_ids(&[&[7]], &device);
     let scaled = floats(model.embed_tokens(ids));
-    let raw = floats(model.embed_tokens.weight.val().narrow(0, 7, 1));
+    // The head is tied to the embedding, so scoring the identity against token 7 reads its
+    // unscaled row.
+    let identity = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..16 * 16)
+                .map(|i| if i % 17 == 0 { 1.0f32 } else { 0.0 })
+                .collect(),
+            [16, 16],
+        ),
+        &device,
+    );
+    let token = Tensor::<1, Int>::from_data(TensorData::new(vec![7i64], [1]), &device);
+    let raw = floats(model.vocab_logits(identity, token));
     let scale = 16f64.sqrt() as f32;
     let expected: Vec<f32> = raw.iter().map(|v| v * scale).collect();
     assert_eq!(scaled, expected);

@@ -5,10 +5,9 @@ mod common;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::{floats, tiny_llama_config};
-use prompt_model::prompt_file::save_prompt;
-use prompt_model::soft_prompt::PromptVocab;
 use prompt_model::{
-    AdapterConfig, Backbone, Llama, PromptError, PromptTask, SoftPrompt, SoftPromptInit,
+    AdapterConfig, Backbone, Llama, PromptError, PromptTask, PromptVocab, SoftPrompt,
+    SoftPromptInit, save_prompt,
 };
 use tempfile::TempDir;
 

@@ -9,12 +9,12 @@ use burn::tensor::{Int, Tensor};
 #[derive(Module, Debug)]
 pub(crate) struct BertEmbeddings {
     /// `[V, d]`, also the tied MLM decoder.
-    pub word: Embedding,
+    pub(crate) word: Embedding,
     /// `[max_positions, d]`.
-    pub position: Param<Tensor<2>>,
+    pub(crate) position: Param<Tensor<2>>,
     /// `[type_vocab_size, d]`; only row 0 is used (single-segment inputs).
-    pub token_type: Param<Tensor<2>>,
-    pub norm: LayerNorm,
+    pub(crate) token_type: Param<Tensor<2>>,
+    pub(crate) norm: LayerNorm,
 }
 
 impl BertEmbeddings {

@@ -11,16 +11,16 @@ use burn::tensor::{Bool, Tensor};
 /// Weights of one encoder layer.
 #[derive(Module, Debug)]
 pub(crate) struct BertLayer {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
     /// Projection of the concatenated heads.
-    pub attention_output: Linear,
-    pub attention_norm: LayerNorm,
-    pub intermediate: Linear,
-    pub output: Linear,
-    pub output_norm: LayerNorm,
-    pub num_heads: usize,
+    pub(crate) attention_output: Linear,
+    pub(crate) attention_norm: LayerNorm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) output_norm: LayerNorm,
+    pub(crate) num_heads: usize,
 }
 
 impl BertLayer {

@@ -49,7 +49,7 @@ impl Bert {
 
     /// Builds the model from any [`WeightSource`] holding Hugging Face BERT names. Missing
     /// tensors, wrong shapes and unknown extra tensors are errors naming the tensor.
-    pub fn load(
+    pub(crate) fn load(
         config: &BertConfig,
         source: &dyn WeightSource,
         device: &Device,

@@ -9,10 +9,10 @@ use burn::tensor::{Int, Tensor};
 /// The head's own weights (the decoder matrix is the word-embedding table).
 #[derive(Module, Debug)]
 pub(crate) struct MlmHead {
-    pub transform: Linear,
-    pub norm: LayerNorm,
+    pub(crate) transform: Linear,
+    pub(crate) norm: LayerNorm,
     /// `[V]`, `cls.predictions.bias`.
-    pub bias: Param<Tensor<1>>,
+    pub(crate) bias: Param<Tensor<1>>,
 }
 
 impl MlmHead {

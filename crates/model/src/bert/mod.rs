@@ -6,6 +6,8 @@ mod config;
 mod embeddings;
 mod layer;
 mod load;
+#[cfg(test)]
+mod load_tests;
 mod mlm_head;
 mod model;
 

@@ -60,7 +60,7 @@ pub struct Gemma3Config {
 impl Gemma3Config {
     /// Reads the `gemma3.*` metadata of a GGUF file (see [`hf_defaults`] for what it lacks).
     /// The vocabulary size comes from the token embedding's shape.
-    pub fn from_gguf(gguf: &GgufFile) -> Result<Self, LoadError> {
+    pub(crate) fn from_gguf(gguf: &GgufFile) -> Result<Self, LoadError> {
         let path = gguf.path();
         let unsupported = |what: String| unsupported(path, what);
         let architecture = gguf.get_str("general.architecture")?;

@@ -6,6 +6,8 @@
 
 mod build;
 mod config;
+#[cfg(test)]
+mod gguf_tests;
 mod load;
 mod mask;
 mod model;

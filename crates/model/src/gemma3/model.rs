@@ -16,21 +16,21 @@ use crate::prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_ro
 #[derive(Module, Debug)]
 pub struct DecoderLayer {
     /// Norm before attention.
-    pub input_layernorm: RmsNorm,
+    pub(crate) input_layernorm: RmsNorm,
     /// Grouped-query self-attention with RMSNorm on queries and keys.
-    pub self_attn: Attention,
+    pub(crate) self_attn: Attention,
     /// Norm of the attention output, before the residual sum.
-    pub post_attention_layernorm: RmsNorm,
+    pub(crate) post_attention_layernorm: RmsNorm,
     /// Norm before the feed-forward block.
-    pub pre_feedforward_layernorm: RmsNorm,
+    pub(crate) pre_feedforward_layernorm: RmsNorm,
     /// GeGLU feed-forward block.
-    pub mlp: Mlp,
+    pub(crate) mlp: Mlp,
     /// Norm of the feed-forward output, before the residual sum.
-    pub post_feedforward_layernorm: RmsNorm,
+    pub(crate) post_feedforward_layernorm: RmsNorm,
     /// Whether the layer attends globally (else within the sliding window, with the local
     /// rotary base).
     #[module(skip)]
-    pub global: bool,
+    pub(crate) global: bool,
 }
 
 impl DecoderLayer {
@@ -109,25 +109,25 @@ impl DecoderLayer {
 #[derive(Module, Debug)]
 pub struct Gemma3 {
     /// Token embedding `[V, d]`, unscaled; also the vocabulary head.
-    pub embed_tokens: Embedding,
+    pub(crate) embed_tokens: Embedding,
     /// Decoder blocks.
-    pub layers: Vec<DecoderLayer>,
+    pub(crate) layers: Vec<DecoderLayer>,
     /// Final norm.
-    pub norm: RmsNorm,
+    pub(crate) norm: RmsNorm,
     /// Rotary tables of the local layers.
-    pub rope_local: Rope,
+    pub(crate) rope_local: Rope,
     /// Rotary tables of the global layers.
-    pub rope_global: Rope,
+    pub(crate) rope_global: Rope,
     /// Token embeddings are multiplied by this: `sqrt(d)` rounded to f32, as transformers
     /// stores it.
     #[module(skip)]
-    pub embed_scale: f32,
+    pub(crate) embed_scale: f32,
     /// How many previous positions (itself included) a query of a local layer sees.
-    pub sliding_window: usize,
+    pub(crate) sliding_window: usize,
     /// Rows of the vocabulary.
-    pub vocab_size: usize,
+    pub(crate) vocab_size: usize,
     /// Width `d`.
-    pub hidden_size: usize,
+    pub(crate) hidden_size: usize,
 }
 
 /// What the local layers use and what the global layers use (rotations, masks).

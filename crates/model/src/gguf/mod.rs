@@ -12,6 +12,8 @@ mod error;
 mod ggml_type;
 mod kquant;
 mod metadata;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -49,25 +51,10 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// The tensor name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Row-major shape, outermost dimension first (ggml's `ne` reversed).
     pub fn shape(&self) -> Vec<usize> {
         // Every dimension fits in usize: their product was checked when the file was opened.
         self.dims.iter().rev().map(|&d| d as usize).collect()
-    }
-
-    /// The element type as stored.
-    pub fn ggml_type(&self) -> GgmlType {
-        self.ggml_type
-    }
-
-    /// Number of elements.
-    pub fn element_count(&self) -> usize {
-        self.elements
     }
 }
 
@@ -76,7 +63,6 @@ pub struct GgufFile {
     path: PathBuf,
     mmap: Mmap,
     version: u32,
-    alignment: u64,
     metadata: BTreeMap<String, MetadataValue>,
     tensors: Vec<TensorInfo>,
     by_name: HashMap<String, usize>,
@@ -111,7 +97,6 @@ impl GgufFile {
             path,
             mmap,
             version: parsed.version,
-            alignment: parsed.alignment,
             metadata: parsed.metadata,
             by_name: parsed
                 .tensors
@@ -128,24 +113,9 @@ impl GgufFile {
         &self.path
     }
 
-    /// The GGUF version (2 or 3).
-    pub fn version(&self) -> u32 {
-        self.version
-    }
-
-    /// The alignment of the tensor data (`general.alignment`, default 32).
-    pub fn alignment(&self) -> u64 {
-        self.alignment
-    }
-
     /// The value of metadata key `key`, if present.
     pub fn metadata(&self, key: &str) -> Option<&MetadataValue> {
         self.metadata.get(key)
-    }
-
-    /// Every metadata key, sorted.
-    pub fn metadata_keys(&self) -> impl Iterator<Item = &str> {
-        self.metadata.keys().map(String::as_str)
     }
 
     fn typed<'a, T>(
@@ -187,11 +157,6 @@ impl GgufFile {
     /// An array value.
     pub fn get_array(&self, key: &str) -> Result<&[MetadataValue], GgufError> {
         self.typed(key, "an array", MetadataValue::as_array)
-    }
-
-    /// The tensor directory in file order.
-    pub fn tensors(&self) -> &[TensorInfo] {
-        &self.tensors
     }
 
     /// The directory entry of tensor `name`.
@@ -253,8 +218,6 @@ impl WeightSource for GgufFile {
 pub struct GgufDirectory {
     /// Format version (2 or 3).
     pub version: u32,
-    /// Alignment of the tensor data.
-    pub alignment: u64,
     /// Metadata by key.
     pub metadata: BTreeMap<String, MetadataValue>,
     /// Tensor directory, in file order.
@@ -347,7 +310,6 @@ impl<'a> Parser<'a> {
             .collect::<Result<_, _>>()?;
         Ok(GgufDirectory {
             version,
-            alignment,
             metadata,
             tensors,
         })

@@ -14,40 +14,30 @@ use crate::prefix::LayerKv;
 #[derive(Module, Debug)]
 pub struct Attention {
     /// `[d, num_heads * head_dim]`.
-    pub q_proj: Linear,
+    pub(crate) q_proj: Linear,
     /// `[d, num_kv_heads * head_dim]`.
-    pub k_proj: Linear,
+    pub(crate) k_proj: Linear,
     /// `[d, num_kv_heads * head_dim]`.
-    pub v_proj: Linear,
+    pub(crate) v_proj: Linear,
     /// `[num_heads * head_dim, d]`.
-    pub o_proj: Linear,
+    pub(crate) o_proj: Linear,
     /// RMSNorm over each query head's `head_dim` values before the rotation (Gemma 3); `None`
     /// for llama.
-    pub q_norm: Option<RmsNorm>,
+    pub(crate) q_norm: Option<RmsNorm>,
     /// The same for each key head.
-    pub k_norm: Option<RmsNorm>,
+    pub(crate) k_norm: Option<RmsNorm>,
     /// Query heads.
-    pub num_heads: usize,
+    pub(crate) num_heads: usize,
     /// Key/value heads.
-    pub num_kv_heads: usize,
+    pub(crate) num_kv_heads: usize,
     /// Width of one head.
-    pub head_dim: usize,
+    pub(crate) head_dim: usize,
 }
 
 impl Attention {
     /// `x` `[B, T, d]` rotated by `rotation`; `blocked` `[B, 1, T, T]` is `true` where a query
-    /// may not see a key.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        rotation: &Rotation,
-        blocked: Tensor<4, Bool>,
-    ) -> Tensor<3> {
-        self.forward_keeping_kv(x, rotation, blocked).0
-    }
-
-    /// [`Attention::forward`] that also returns the keys and values it computed (`[B, Hkv, T,
-    /// hd]`, before the heads are shared), for rows that will attend to them later.
+    /// may not see a key. Also returns the keys and values it computed (`[B, Hkv, T, hd]`,
+    /// before the heads are shared), for rows that will attend to them later.
     pub fn forward_keeping_kv(
         &self,
         x: Tensor<3>,

@@ -150,7 +150,7 @@ impl LlamaConfig {
 
     /// Reads the `llama.*` metadata of a GGUF file. The vocabulary size comes from the
     /// token embedding's shape; the head is tied unless the file has `output.weight`.
-    pub fn from_gguf(gguf: &GgufFile) -> Result<Self, LlamaError> {
+    pub(crate) fn from_gguf(gguf: &GgufFile) -> Result<Self, LlamaError> {
         let path = gguf.path();
         let architecture = gguf.get_str("general.architecture")?;
         if architecture != "llama" {
@@ -230,5 +230,32 @@ impl LlamaConfig {
     pub fn init(&self, device: &Device) -> Llama {
         self.assemble(&RandomParams { device }, device)
             .expect("random parameters always fit their shapes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::smollm2_gguf;
+
+    #[test]
+    fn smollm2_config_is_read_from_the_gguf_metadata() {
+        let gguf = GgufFile::open(smollm2_gguf()).unwrap();
+        assert_eq!(
+            LlamaConfig::from_gguf(&gguf).unwrap(),
+            LlamaConfig {
+                vocab_size: 49152,
+                hidden_size: 576,
+                intermediate_size: 1536,
+                num_hidden_layers: 30,
+                num_attention_heads: 9,
+                num_key_value_heads: 3,
+                head_dim: 64,
+                rms_norm_eps: 1e-5f32 as f64,
+                rope_theta: 100_000.0,
+                max_position_embeddings: 8192,
+                tie_word_embeddings: true,
+            }
+        );
     }
 }

@@ -20,14 +20,14 @@ pub enum GateActivation {
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// `[d, ffn]`.
-    pub gate_proj: Linear,
+    pub(crate) gate_proj: Linear,
     /// `[d, ffn]`.
-    pub up_proj: Linear,
+    pub(crate) up_proj: Linear,
     /// `[ffn, d]`.
-    pub down_proj: Linear,
+    pub(crate) down_proj: Linear,
     /// The gate's activation.
     #[module(skip)]
-    pub activation: GateActivation,
+    pub(crate) activation: GateActivation,
 }
 
 impl Mlp {

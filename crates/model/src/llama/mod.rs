@@ -7,6 +7,8 @@ mod build;
 mod config;
 mod error;
 mod fused;
+#[cfg(test)]
+mod hf_dir_tests;
 mod load;
 mod mlp;
 mod model;

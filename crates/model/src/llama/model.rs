@@ -17,13 +17,13 @@ use crate::prefix::{LayerKv, PrefixCache, RowPrefixes, encode_behind_in_every_ro
 #[derive(Module, Debug)]
 pub struct DecoderLayer {
     /// Norm before attention.
-    pub input_layernorm: RmsNorm,
+    pub(crate) input_layernorm: RmsNorm,
     /// Grouped-query self-attention.
-    pub self_attn: Attention,
+    pub(crate) self_attn: Attention,
     /// Norm before the feed-forward block.
-    pub post_attention_layernorm: RmsNorm,
+    pub(crate) post_attention_layernorm: RmsNorm,
     /// SwiGLU feed-forward block.
-    pub mlp: Mlp,
+    pub(crate) mlp: Mlp,
 }
 
 impl DecoderLayer {
@@ -97,19 +97,19 @@ impl DecoderLayer {
 #[derive(Module, Debug)]
 pub struct Llama {
     /// Token embedding `[V, d]`; also the vocabulary head when `lm_head` is `None`.
-    pub embed_tokens: Embedding,
+    pub(crate) embed_tokens: Embedding,
     /// Decoder blocks.
-    pub layers: Vec<DecoderLayer>,
+    pub(crate) layers: Vec<DecoderLayer>,
     /// Final norm.
-    pub norm: RmsNorm,
+    pub(crate) norm: RmsNorm,
     /// Untied vocabulary head `[V, d]`, when the checkpoint has one.
-    pub lm_head: Option<Param<Tensor<2>>>,
+    pub(crate) lm_head: Option<Param<Tensor<2>>>,
     /// Rotary tables.
-    pub rope: Rope,
+    pub(crate) rope: Rope,
     /// Rows of the vocabulary.
-    pub vocab_size: usize,
+    pub(crate) vocab_size: usize,
     /// Width `d`.
-    pub hidden_size: usize,
+    pub(crate) hidden_size: usize,
 }
 
 impl Llama {

@@ -9,7 +9,7 @@ mod load;
 use std::path::{Path, PathBuf};
 
 use prompt_data::{ColumnMapping, DataFormat, Template, VerbalizerSpec};
-use prompt_model::soft_prompt::SoftPromptInit;
+use prompt_model::SoftPromptInit;
 use serde::{Deserialize, Serialize};
 
 pub use load::Override;

@@ -1,14 +1,15 @@
 //! Loading BERT from Hugging Face directories: naming variants, frozen parameters, and the
 //! errors for missing, misshapen and unknown tensors, bad safetensors files and bad configs.
 
-mod common;
-
+use crate::test_support;
 use std::path::{Path, PathBuf};
 
+use crate::hf_dir::HfDir;
+use crate::safetensors_source::SafetensorsFile;
+use crate::weights::WeightSource;
+use crate::{Backbone, Bert, BertConfig};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use prompt_model::weights::WeightSource;
-use prompt_model::{Backbone, Bert, BertConfig, HfDir, SafetensorsFile};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use tempfile::TempDir;
 
@@ -32,7 +33,7 @@ impl Stored {
 }
 
 fn fixture_tensors() -> Vec<Stored> {
-    let bytes = std::fs::read(common::tiny_bert_dir().join("model.safetensors")).unwrap();
+    let bytes = std::fs::read(test_support::tiny_bert_dir().join("model.safetensors")).unwrap();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     file.tensors()
         .into_iter()
@@ -59,7 +60,7 @@ fn write_safetensors(path: &Path, tensors: &[Stored]) {
 fn edited_fixture(edit: impl FnOnce(&mut Vec<Stored>)) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        common::tiny_bert_dir().join("config.json"),
+        test_support::tiny_bert_dir().join("config.json"),
         dir.path().join("config.json"),
     )
     .unwrap();
@@ -99,7 +100,7 @@ fn fixture_loads_with_its_config_and_every_parameter_frozen() {
             self.0 += usize::from(param.is_require_grad());
         }
     }
-    let bert = Bert::from_hf_dir(common::tiny_bert_dir(), &Device::flex()).unwrap();
+    let bert = Bert::from_hf_dir(test_support::tiny_bert_dir(), &Device::flex()).unwrap();
     assert_eq!(
         (bert.hidden_size(), bert.vocab_size(), bert.max_positions()),
         (32, 30522, 512)
@@ -113,7 +114,7 @@ fn fixture_loads_with_its_config_and_every_parameter_frozen() {
 
 #[test]
 fn config_reads_the_fixture() {
-    let config = BertConfig::from_hf_dir(common::tiny_bert_dir()).unwrap();
+    let config = BertConfig::from_hf_dir(test_support::tiny_bert_dir()).unwrap();
     assert_eq!(
         (
             config.vocab_size,
@@ -126,7 +127,9 @@ fn config_reads_the_fixture() {
         (30522, 32, 2, 2, 64, 1e-12)
     );
     assert_eq!(
-        HfDir::new(common::tiny_bert_dir()).model_type().unwrap(),
+        HfDir::new(test_support::tiny_bert_dir())
+            .model_type()
+            .unwrap(),
         "bert"
     );
 }
@@ -181,7 +184,7 @@ fn original_release_names_and_harmless_extras_load_the_same_model() {
         }
     });
     let device = Device::flex();
-    let reference = probe(&Bert::from_hf_dir(common::tiny_bert_dir(), &device).unwrap());
+    let reference = probe(&Bert::from_hf_dir(test_support::tiny_bert_dir(), &device).unwrap());
     assert_eq!(
         probe(&Bert::from_hf_dir(renamed.path(), &device).unwrap()),
         reference
@@ -214,7 +217,7 @@ fn half_precision_checkpoints_are_converted() {
         .unwrap()
         .unwrap();
     let original =
-        SafetensorsFile::open(common::tiny_bert_dir().join("model.safetensors")).unwrap();
+        SafetensorsFile::open(test_support::tiny_bert_dir().join("model.safetensors")).unwrap();
     let (_, exact) = original
         .read_f32("bert.encoder.layer.0.attention.self.query.weight")
         .unwrap()
@@ -317,7 +320,7 @@ fn unsupported_dtype_names_tensor_and_dtype() {
 #[test]
 fn truncated_or_garbage_weights_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(common::tiny_bert_dir().join("model.safetensors")).unwrap();
+    let bytes = std::fs::read(test_support::tiny_bert_dir().join("model.safetensors")).unwrap();
     let cases: [(&str, &[u8]); 3] = [
         ("truncated.safetensors", &bytes[..bytes.len() / 2]),
         (
@@ -354,7 +357,7 @@ fn truncated_or_garbage_weights_name_the_file() {
 fn with_config(config: &str) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        common::tiny_bert_dir().join("model.safetensors"),
+        test_support::tiny_bert_dir().join("model.safetensors"),
         dir.path().join("model.safetensors"),
     )
     .unwrap();
@@ -368,7 +371,8 @@ fn config_path(dir: &TempDir) -> PathBuf {
 
 #[test]
 fn bad_config_json_is_reported_with_the_file() {
-    let fixture = std::fs::read_to_string(common::tiny_bert_dir().join("config.json")).unwrap();
+    let fixture =
+        std::fs::read_to_string(test_support::tiny_bert_dir().join("config.json")).unwrap();
     let cases = [
         ("{ not json".to_string(), "key must be a string"),
         (

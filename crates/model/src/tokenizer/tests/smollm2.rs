@@ -1,11 +1,10 @@
 //! The tokenizer built from GGUF metadata reproduces Hugging Face's SmolLM2 token ids, handles
 //! special tokens, survives a tokenizer.json round trip, and reports bad metadata by key.
 
-mod common;
-
-use common::gguf_writer::{GgufWriter, s, strings};
-use prompt_model::gguf::{GgufFile, MetadataValue};
-use prompt_model::tokenizer::{
+use crate::gguf::{GgufFile, MetadataValue};
+use crate::test_support;
+use crate::test_support::gguf_writer::{GgufWriter, s, strings};
+use crate::tokenizer::{
     SpecialTokenIds, TokenizerError, load_tokenizer_json, special_token_ids, tokenizer_from_gguf,
 };
 use serde_json::Value;
@@ -13,11 +12,11 @@ use tempfile::TempDir;
 use tokenizers::Tokenizer;
 
 fn smollm2() -> Tokenizer {
-    tokenizer_from_gguf(&GgufFile::open(common::smollm2_gguf()).unwrap()).unwrap()
+    tokenizer_from_gguf(&GgufFile::open(test_support::smollm2_gguf()).unwrap()).unwrap()
 }
 
 fn reference() -> Value {
-    let path = common::shared_file("fixtures/smollm2_reference.json");
+    let path = test_support::shared_file("fixtures/smollm2_reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -78,7 +77,7 @@ fn control_tokens_are_special() {
 
 #[test]
 fn special_ids_come_from_metadata() {
-    let gguf = GgufFile::open(common::smollm2_gguf()).unwrap();
+    let gguf = GgufFile::open(test_support::smollm2_gguf()).unwrap();
     assert_eq!(
         special_token_ids(&gguf).unwrap(),
         SpecialTokenIds {
@@ -105,7 +104,7 @@ fn saved_as_tokenizer_json_it_loads_back_identically() {
 
 #[test]
 fn hugging_face_tokenizer_json_loads() {
-    let path = common::tiny_bert_dir().join("tokenizer.json");
+    let path = test_support::tiny_bert_dir().join("tokenizer.json");
     let tokenizer = load_tokenizer_json(&path).unwrap();
     let encoding = tokenizer.encode("hello world", true).unwrap();
     // This tokenizer.json pads to a fixed length.

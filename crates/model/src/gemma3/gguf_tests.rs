@@ -2,13 +2,11 @@
 //! type (Q8_0, Q5_0, Q4_K, Q6_K, F32) dequantized exactly as gguf-py does (the values
 //! transformers loads), per `gemma3_reference.json`'s `dequant_checks`.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{gemma3_gguf, gemma3_reference};
-use prompt_model::gguf::GgufFile;
-use prompt_model::{Gemma3Config, ModelFamily};
+use crate::gguf::GgufFile;
+use crate::test_support::{gemma3_gguf, gemma3_reference};
+use crate::{Gemma3Config, ModelFamily};
 use serde_json::Value;
 
 #[test]

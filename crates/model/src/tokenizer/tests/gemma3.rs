@@ -2,11 +2,9 @@
 //! (`gemma3_reference.json`) on every fixture text, Chinese included, adds `<bos>`, and makes
 //! each label word of the fixture one token.
 
-mod common;
-
-use common::{gemma3_gguf, gemma3_reference};
-use prompt_model::gguf::GgufFile;
-use prompt_model::tokenizer::tokenizer_from_gguf;
+use crate::gguf::GgufFile;
+use crate::test_support::{gemma3_gguf, gemma3_reference};
+use crate::tokenizer::tokenizer_from_gguf;
 use serde_json::Value;
 use tokenizers::Tokenizer;
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use prompt_model::gguf::MetadataValue;
+use crate::gguf::MetadataValue;
 
 /// A GGUF file under construction.
 pub struct GgufWriter {
