@@ -16,7 +16,7 @@ mod error;
 mod example;
 mod paths;
 mod reader;
-pub mod rng;
+mod rng;
 mod template;
 #[cfg(test)]
 mod test_support;
@@ -38,6 +38,7 @@ pub use paths::{
 pub use reader::{
     ColumnMapping, DataFormat, LabelFormat, ReadOptions, parse_dataset, read_dataset,
 };
+pub use rng::SplitMix64;
 pub use template::{MASK_SLOT, Part, Rendered, Template};
 pub use tokenizers::Tokenizer;
 pub use verbalizer::{LabelWord, MultiTokenPolicy, Verbalizer, VerbalizerSpec};

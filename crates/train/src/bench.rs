@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use prompt_data::Encoded;
-use prompt_data::rng::SplitMix64;
+use prompt_data::SplitMix64;
 use prompt_model::{Backbone, LoadedModel, PromptPlacement, PromptTuned};
 use serde::Serialize;
 

@@ -172,3 +172,16 @@ fn warn_once(message: String) {
         seen.insert(message);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_data_file_lists_the_places_tried() {
+        let e = resolve_split(Path::new("nope/train.tsv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nope/train.tsv"), "{e}");
+    }
+}

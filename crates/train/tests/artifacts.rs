@@ -8,9 +8,9 @@ use std::fs;
 use burn::optim::OptimizerRecord;
 use burn::tensor::{Bytes, Device};
 use prompt_model::SavedPrompt;
+use prompt_train::ProgressMode;
 use prompt_train::checkpoint::{Checkpoint, CheckpointDir};
 use prompt_train::metrics::{Split, read_metrics};
-use prompt_train::progress::ProgressMode;
 use prompt_train::{ExperimentConfig, TrainOptions, train_prompt};
 
 #[test]

@@ -248,14 +248,6 @@ fn missing_config_file_names_the_path() {
 }
 
 #[test]
-fn missing_data_file_lists_the_places_tried() {
-    let e = prompt_train::task::resolve_split(Path::new("nope/train.tsv"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("nope/train.tsv"), "{e}");
-}
-
-#[test]
 fn a_missing_model_file_says_how_to_get_one() {
     let config = parse(MINIMAL, &["model.path=\"/no/such/model.gguf\""]).unwrap();
     let e = prompt_train::train(&config, &prompt_train::TrainOptions::default())

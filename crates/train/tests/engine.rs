@@ -4,7 +4,7 @@
 mod common;
 
 use burn::tensor::Device;
-use prompt_train::progress::ProgressMode;
+use prompt_train::ProgressMode;
 use prompt_train::{TrainOptions, TrainSummary, train_prompt};
 
 fn run(kernels: &str) -> TrainSummary {

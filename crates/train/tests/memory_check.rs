@@ -4,10 +4,10 @@
 mod common;
 
 use burn::tensor::Device;
+use prompt_train::ProgressMode;
 use prompt_train::memory::{
     BatchShape, MemoryBudget, MemoryError, fits_within, footprint, run_shapes,
 };
-use prompt_train::progress::ProgressMode;
 use prompt_train::{TrainError, TrainOptions, train_prompt};
 
 fn budget(bytes: u64) -> MemoryBudget {

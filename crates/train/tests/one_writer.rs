@@ -6,14 +6,14 @@
 
 mod common;
 
+use std::env;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::{env, fs};
 
 use prompt_train::TrainError;
-use prompt_train::lock::{LOCK_FILE, lock_holder};
+use prompt_train::lock_holder;
 
 const OUTPUT: &str = "ONE_WRITER_OUTPUT";
 
@@ -76,7 +76,7 @@ fn a_second_process_is_refused_and_a_killed_one_does_not_block_resume() {
     first.kill().unwrap();
     first.wait().unwrap();
     // The dead process's pid is still in the lock file, but its lock went with it.
-    assert!(fs::read_to_string(output.join(LOCK_FILE)).is_ok());
+    assert_eq!(lock_holder(&output), Some(first.id()));
     let resumed = common::train_tiny(&output, true).unwrap();
     assert_eq!(resumed.resumed_from, Some(2));
     assert_eq!(lock_holder(&output), Some(std::process::id()));

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use prompt_model::Llama;
+use prompt_train::ProgressMode;
 use prompt_train::checkpoint::CheckpointDir;
 use prompt_train::metrics::{Split, read_metrics};
-use prompt_train::progress::ProgressMode;
 use prompt_train::{TrainError, TrainOptions, TrainSummary, train_prompt};
 
 fn options(resume: bool, stop_after: Option<usize>) -> TrainOptions {

@@ -135,7 +135,7 @@ pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder).map_err(io)?;
     }
-    prompt_train::durable::write_atomic(path, bytes).map_err(io)
+    prompt_train::write_atomic(path, bytes).map_err(io)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use prompt_data::{Encoded, MultiTokenPolicy, Verbalizer};
 use prompt_model::{Llama, LlamaConfig, ModelFamily, SoftPrompt};
-use prompt_train::progress::ProgressMode;
+use prompt_train::ProgressMode;
 use prompt_train::{
     ExperimentConfig, Override, PreparedTask, TrainError, TrainOptions, TrainSummary, train_prompt,
 };
