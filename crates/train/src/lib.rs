@@ -25,6 +25,7 @@ mod progress;
 mod resume;
 mod run;
 mod run_state;
+mod session;
 mod task;
 
 pub use bench::{BenchOptions, BenchReport, bench};

@@ -6,25 +6,24 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::{Module, ModuleDisplay};
-use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use prompt_data::Encoded;
 use prompt_model::{Backbone, PromptPlacement, PromptTuned, SoftPrompt};
 
 use crate::artifacts::RunDir;
-use crate::checkpoint::{Best, Checkpoint, CheckpointDir, CheckpointHeader};
+use crate::checkpoint::{Best, CheckpointDir};
 use crate::config::ExperimentConfig;
 use crate::engine::Engine;
-use crate::error::{CheckpointError, TrainError};
+use crate::error::TrainError;
 use crate::evaluate::Evaluation;
 use crate::lock::OutputLock;
-use crate::memory::{ByteSize, Footprint, MemoryBudget, check_all, run_shapes};
-use crate::metrics::{MetricRecord, MetricsLog, Split};
+use crate::memory::{Footprint, MemoryBudget, check_all, run_shapes};
 use crate::optim::{build_optimizer, build_schedule};
 use crate::order::DataOrder;
-use crate::progress::{Progress, ProgressMode};
+use crate::progress::ProgressMode;
 use crate::resume::{Start, fresh, resume};
-use crate::run_state::{DevOutcome, RunState, TrainWindow};
+use crate::run_state::{DevOutcome, Due, TrainWindow};
+use crate::session::Session;
 use crate::task::PreparedTask;
 
 /// How to run (as opposed to what to train, which the config says).
@@ -89,7 +88,7 @@ pub struct TrainSummary {
 ///
 /// The run: checks that it fits, starts or resumes, then steps until `train.steps`; after a
 /// step it logs the training window, evaluates on dev (keeping the best prompt and counting
-/// patience) and writes a checkpoint, each at its own cadence.
+/// patience) and writes a checkpoint, each when [`Due`] says.
 pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     backbone: B,
     prompt: SoftPrompt,
@@ -98,50 +97,11 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
     options: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
     let memory = check_run_fits(&backbone, task, config, options)?;
-    let train_device = options.device.clone().autodiff();
     let run_dir = RunDir::new(&config.output);
     // Held until the run ends: no other process writes this folder meanwhile.
     let _lock = OutputLock::acquire(run_dir.root())?;
     let checkpoints = CheckpointDir::new(run_dir.checkpoints(), config.train.keep_checkpoints);
-    let optimizer = build_optimizer(&config.optimizer);
-    let scheduler = build_schedule(&config.schedule, config.optimizer.lr, config.train.steps)?;
-    let Start {
-        prompt,
-        mut optimizer,
-        mut scheduler,
-        mut state,
-        resumed_from,
-        checkpoint: mut last_checkpoint,
-        skipped,
-        tidied,
-    } = if options.resume {
-        let shape = [config.prompt.length, backbone.hidden_size()];
-        resume(
-            &run_dir,
-            &checkpoints,
-            shape,
-            config.seed,
-            optimizer,
-            scheduler,
-            &train_device,
-        )?
-    } else {
-        fresh(prompt, optimizer, scheduler, &checkpoints)?
-    };
-    run_dir.write_config(config)?;
-    let metrics_path = run_dir.metrics();
-    let mut metrics =
-        MetricsLog::open(&metrics_path, resumed_from).map_err(|source| TrainError::Io {
-            path: metrics_path.clone(),
-            source,
-        })?;
-    let mut log = |record: MetricRecord| {
-        metrics.append(&record).map_err(|source| TrainError::Io {
-            path: metrics_path.clone(),
-            source,
-        })
-    };
-
+    let start = start_run(&backbone, prompt, &run_dir, &checkpoints, config, options)?;
     let engine = Engine::new(
         &backbone,
         &task.verbalizer,
@@ -150,6 +110,17 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         PromptPlacement::default(),
         &options.device,
     );
+    let mut session = Session::begin(config, &run_dir, &checkpoints, options.progress, &start)?;
+    session.announce(memory, engine.kernels(), &start);
+    let Start {
+        prompt,
+        mut optimizer,
+        mut scheduler,
+        mut state,
+        resumed_from,
+        skipped,
+        ..
+    } = start;
     let mut model = PromptTuned::new(backbone, prompt)?;
     let order = DataOrder::new(
         config.seed,
@@ -157,39 +128,13 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         config.train.batch_size,
         config.train.bucket_batches,
     );
-    let total = config.train.steps;
-    let progress = Progress::new(options.progress, total, state.step);
-    if let Some((peak, budget)) = memory {
-        progress.line(&format!(
-            "memory: peak {peak}; {} available ({})",
-            ByteSize(budget.bytes),
-            budget.source
-        ));
-    }
-    progress.line(&format!("kernels: {}", engine.kernels()));
-    if let Some(step) = resumed_from {
-        progress.line(&format!("resumed from step {step}"));
-    }
-    for name in &skipped {
-        progress.line(&format!("skipped {name}"));
-    }
-    for path in &tidied {
-        progress.line(&format!(
-            "tidied {} (left by an interrupted write)",
-            path.display()
-        ));
-    }
 
-    let session_start = Instant::now();
-    let elapsed_before = state.elapsed_s;
-    let elapsed = || elapsed_before + session_start.elapsed().as_secs_f64();
     let (mut session_examples, mut session_train_s) = (0usize, 0.0f64);
     let mut window = TrainWindow::default();
     let mut epoch_cache = None;
     let mut last_dev = None;
     let mut stopped_early = false;
-
-    while state.step < total && !stopped_early {
+    while state.step < config.train.steps && !stopped_early {
         let step_start = Instant::now();
         let (indices, next_cursor) = order
             .next(state.cursor, &mut epoch_cache)
@@ -202,65 +147,35 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         state.cursor = next_cursor;
         fail::fail_point!("train::after_step");
         if let Some(what) = non_finite_step(loss, &model.prompt) {
-            return Err(diverged(state.step, what, &last_checkpoint));
+            return Err(session.diverged(state.step, what));
         }
         let step_s = step_start.elapsed().as_secs_f64();
         window.add(loss, correct, indices.len(), step_s);
         session_examples += indices.len();
         session_train_s += step_s;
-        state.elapsed_s = elapsed();
+        state.elapsed_s = session.seconds();
 
-        let last = state.step == total;
-        if state.step % config.train.log_every == 0 || last {
-            let record = window.take(state.step, state.elapsed_s, lr);
-            progress.train(state.step, record.loss, record.examples_per_s, lr);
-            log(record)?;
+        let due = Due::after(state.step, &config.train);
+        if due.log {
+            session.log_train(window.take(state.step, state.elapsed_s, lr))?;
         } else {
-            progress.tick(state.step);
+            session.tick(state.step);
         }
-
-        if state.step % config.train.eval_every == 0 || last {
-            let eval_start = Instant::now();
-            let dev = engine.evaluate(&model, &task.dev, config.train.eval_batch_size);
-            if !dev.loss.is_finite() {
-                let what = format!("the dev loss is {}", dev.loss);
-                return Err(diverged(state.step, what, &last_checkpoint));
-            }
-            log(dev_record(state.step, &dev, eval_start, elapsed()))?;
-            let outcome = state.record_dev(&dev, config.train.patience);
-            if outcome == DevOutcome::Improved {
-                run_dir.save_best(&model.prompt, config, task.family)?;
-            }
+        if due.evaluate {
+            let (dev, outcome) = session.evaluate(&engine, &model, task, &mut state)?;
             stopped_early = outcome == DevOutcome::OutOfPatience;
-            progress.line(&format!(
-                "step {}: dev loss {:.4}, accuracy {:.4}{}",
-                state.step,
-                dev.loss,
-                dev.accuracy,
-                if outcome == DevOutcome::Improved {
-                    " (best)"
-                } else {
-                    ""
-                }
-            ));
             last_dev = Some(dev);
         }
-
         let interrupted = options.stop_after.is_some_and(|stop| state.step >= stop);
-        if state.step % config.train.checkpoint_every == 0 || last || stopped_early || interrupted {
-            state.elapsed_s = elapsed();
-            let checkpoint = snapshot(&model.prompt, &optimizer, &scheduler, &state, config.seed)
-                .map_err(|source| CheckpointError::Record {
-                path: checkpoints.file_for(state.step),
-                source,
-            })?;
-            last_checkpoint = Some(checkpoints.save(&checkpoint, state.best.map(|b| b.step))?);
+        if due.checkpoint || stopped_early || interrupted {
+            state.elapsed_s = session.seconds();
+            session.checkpoint(&model.prompt, &optimizer, &scheduler, &state)?;
         }
         if interrupted {
             break;
         }
     }
-    progress.finish();
+    session.finish();
 
     Ok(TrainSummary {
         output: config.output.clone(),
@@ -274,6 +189,32 @@ pub fn train_prompt<B: Backbone + Module + ModuleDisplay>(
         prompt: prompt_values(&model.prompt),
         skipped_checkpoints: skipped,
     })
+}
+
+/// The run's start: resumed from its checkpoints when `options.resume` says so, else fresh
+/// from `prompt`, with the optimizer and schedule `config` names.
+fn start_run<B: Backbone>(
+    backbone: &B,
+    prompt: SoftPrompt,
+    run_dir: &RunDir,
+    checkpoints: &CheckpointDir,
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<Start, TrainError> {
+    let optimizer = build_optimizer(&config.optimizer);
+    let scheduler = build_schedule(&config.schedule, config.optimizer.lr, config.train.steps)?;
+    if !options.resume {
+        return fresh(prompt, optimizer, scheduler, checkpoints);
+    }
+    resume(
+        run_dir,
+        checkpoints,
+        [config.prompt.length, backbone.hidden_size()],
+        config.seed,
+        optimizer,
+        scheduler,
+        &options.device.clone().autodiff(),
+    )
 }
 
 /// Refuses a run that cannot work before anything is written: an empty training split, a
@@ -319,29 +260,6 @@ fn non_finite_step(loss: f64, prompt: &SoftPrompt) -> Option<String> {
     Some(format!("the prompt has {bad_values} non-finite values"))
 }
 
-/// The error of a run that diverged at `step`, naming the checkpoint that is kept.
-fn diverged(step: usize, what: String, last_checkpoint: &Option<PathBuf>) -> TrainError {
-    let kept = last_checkpoint.as_ref().map_or_else(
-        || "no checkpoint had been written yet".to_string(),
-        |path| format!("the last good checkpoint, {}, is kept", path.display()),
-    );
-    TrainError::Diverged { step, what, kept }
-}
-
-/// The metrics line of dev evaluation `dev` at `step`, which started at `started`.
-fn dev_record(step: usize, dev: &Evaluation, started: Instant, seconds: f64) -> MetricRecord {
-    MetricRecord {
-        step,
-        split: Split::Dev,
-        loss: dev.loss,
-        accuracy: dev.accuracy,
-        examples: dev.examples,
-        examples_per_s: dev.examples as f64 / started.elapsed().as_secs_f64().max(1e-9),
-        seconds,
-        lr: None,
-    }
-}
-
 /// The prompt's values, row-major.
 pub fn prompt_values(prompt: &SoftPrompt) -> Vec<f32> {
     prompt
@@ -349,30 +267,4 @@ pub fn prompt_values(prompt: &SoftPrompt) -> Vec<f32> {
         .into_data()
         .try_into_vec_as::<f32>()
         .expect("float tensors convert to f32")
-}
-
-fn snapshot(
-    prompt: &SoftPrompt,
-    optimizer: &ModuleOptimizer,
-    scheduler: &burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler,
-    state: &RunState,
-    seed: u64,
-) -> Result<Checkpoint, burn::store::RecordError> {
-    Ok(Checkpoint {
-        header: CheckpointHeader {
-            step: state.step,
-            cursor: state.cursor,
-            seed,
-            prompt_param_id: prompt.embeddings.id.val(),
-            prompt_shape: [prompt.num_tokens(), prompt.width()],
-            best: state.best,
-            evals_since_best: state.evals_since_best,
-            elapsed_s: state.elapsed_s,
-            optimizer_len: 0,
-            scheduler_len: 0,
-        },
-        prompt: prompt_values(prompt),
-        optimizer: optimizer.into_bytes()?.to_vec(),
-        scheduler: scheduler.to_record().into_bytes()?.to_vec(),
-    })
 }

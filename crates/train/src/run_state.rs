@@ -1,8 +1,9 @@
 //! Where a run stands between steps: its position and best dev result (saved in every
-//! checkpoint), the patience count that stops it early, and the window of training
-//! statistics each metrics line reports.
+//! checkpoint), the patience count that stops it early, what is due after a step, and the
+//! window of training statistics each metrics line reports.
 
 use crate::checkpoint::Best;
+use crate::config::TrainConfig;
 use crate::evaluate::Evaluation;
 use crate::metrics::{MetricRecord, Split};
 use crate::order::Cursor;
@@ -54,6 +55,29 @@ impl RunState {
             DevOutcome::OutOfPatience
         } else {
             DevOutcome::NotBetter
+        }
+    }
+}
+
+/// What is due after a step: each at its own cadence, and all of them after the last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Due {
+    /// A training metrics line.
+    pub log: bool,
+    /// A dev evaluation.
+    pub evaluate: bool,
+    /// A checkpoint.
+    pub checkpoint: bool,
+}
+
+impl Due {
+    /// What `train` asks for after optimizer step `step` (counted from 1).
+    pub fn after(step: usize, train: &TrainConfig) -> Self {
+        let last = step == train.steps;
+        Self {
+            log: last || step.is_multiple_of(train.log_every),
+            evaluate: last || step.is_multiple_of(train.eval_every),
+            checkpoint: last || step.is_multiple_of(train.checkpoint_every),
         }
     }
 }
@@ -144,6 +168,28 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(patient.record_dev(&dev(0.1, 9.0), 0), DevOutcome::NotBetter);
         }
+    }
+
+    #[test]
+    fn each_cadence_is_kept_and_the_last_step_does_everything() {
+        let train = TrainConfig {
+            steps: 110,
+            log_every: 10,
+            eval_every: 50,
+            checkpoint_every: 25,
+            ..TrainConfig::default()
+        };
+        let due = |step| {
+            let d = Due::after(step, &train);
+            (d.log, d.evaluate, d.checkpoint)
+        };
+        assert_eq!(due(7), (false, false, false));
+        assert_eq!(due(10), (true, false, false));
+        assert_eq!(due(25), (false, false, true));
+        assert_eq!(due(50), (true, true, true));
+        assert_eq!(due(75), (false, false, true));
+        assert_eq!(due(105), (false, false, false));
+        assert_eq!(due(110), (true, true, true));
     }
 
     #[test]
