@@ -46,34 +46,28 @@ fn hf_tensors(model: &Llama) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     );
     push("model.norm.weight".into(), vector(&model.norm.gamma));
     for (i, l) in model.layers.iter().enumerate() {
-        let p = |s: &str| format!("model.layers.{i}.{s}");
-        push(
-            p("input_layernorm.weight"),
-            vector(&l.input_layernorm.gamma),
-        );
-        push(
-            p("post_attention_layernorm.weight"),
-            vector(&l.post_attention_layernorm.gamma),
-        );
-        push(
-            p("self_attn.q_proj.weight"),
-            linear(&l.self_attn.q_proj.weight),
-        );
-        push(
-            p("self_attn.k_proj.weight"),
-            linear(&l.self_attn.k_proj.weight),
-        );
-        push(
-            p("self_attn.v_proj.weight"),
-            linear(&l.self_attn.v_proj.weight),
-        );
-        push(
-            p("self_attn.o_proj.weight"),
-            linear(&l.self_attn.o_proj.weight),
-        );
-        push(p("mlp.gate_proj.weight"), linear(&l.mlp.gate_proj.weight));
-        push(p("mlp.up_proj.weight"), linear(&l.mlp.up_proj.weight));
-        push(p("mlp.down_proj.weight"), linear(&l.mlp.down_proj.weight));
+        let norms = [
+            ("input_layernorm", &l.input_layernorm.gamma),
+            (
+                "post_attention_layernorm",
+                &l.post_attention_layernorm.gamma,
+            ),
+        ];
+        let linears = [
+            ("self_attn.q_proj", &l.self_attn.q_proj.weight),
+            ("self_attn.k_proj", &l.self_attn.k_proj.weight),
+            ("self_attn.v_proj", &l.self_attn.v_proj.weight),
+            ("self_attn.o_proj", &l.self_attn.o_proj.weight),
+            ("mlp.gate_proj", &l.mlp.gate_proj.weight),
+            ("mlp.up_proj", &l.mlp.up_proj.weight),
+            ("mlp.down_proj", &l.mlp.down_proj.weight),
+        ];
+        for (name, gamma) in norms {
+            push(format!("model.layers.{i}.{name}.weight"), vector(gamma));
+        }
+        for (name, weight) in linears {
+            push(format!("model.layers.{i}.{name}.weight"), linear(weight));
+        }
     }
     out
 }

@@ -1,5 +1,12 @@
-//! Shared helpers of the training crate's integration tests.
+//! Shared helpers of the training crate's integration tests; the tiny model shapes come from
+//! prompt-model's test fixtures, compiled here too.
 #![allow(dead_code)] // each test binary uses a different subset
+
+// The fixtures file names these as `super::…`.
+#[path = "../../../model/src/test_support/fixtures.rs"]
+mod fixtures;
+#[allow(unused_imports)]
+use prompt_model::{Gemma3Config, cache};
 
 use std::path::PathBuf;
 
@@ -24,20 +31,7 @@ pub const WIDTH: usize = 16;
 /// A random llama small enough for fast tests (grouped-query attention like SmolLM2), frozen,
 /// on `device` (pass an autodiff device for training).
 pub fn tiny_llama(device: &Device) -> Llama {
-    LlamaConfig {
-        vocab_size: 64,
-        hidden_size: WIDTH,
-        intermediate_size: 24,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        num_key_value_heads: 2,
-        head_dim: 4,
-        rms_norm_eps: 1e-5,
-        rope_theta: 10_000.0,
-        max_position_embeddings: 64,
-        tie_word_embeddings: true,
-    }
-    .init(device)
+    fixtures::tiny_llama_config().init(device)
 }
 
 /// `n` examples of 3 to 10 random ids; the label is whether the first id is even, so the
