@@ -309,7 +309,9 @@ impl Figure for Curves<'_> {
                 .y_label_area_size(44)
                 .build_cartesian_2d(x.clone(), y.clone())
                 .map_err(text_error)?;
-            label_axes(&mut chart.configure_mesh(), "step", "dev accuracy (%)", 12)
+            let mut mesh = chart.configure_mesh();
+            mesh.x_label_formatter(&|step| format!("{step:.0}"));
+            label_axes(&mut mesh, "step", "dev accuracy (%)", 12)
                 .draw()
                 .map_err(text_error)?;
             for (j, init) in inits.iter().enumerate() {
@@ -353,8 +355,9 @@ impl Figure for Curves<'_> {
     }
 }
 
-/// Names the axes and sets the labels' font size (the axis names one point larger).
-fn label_axes<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+/// Names the axes, sets the labels' font size (the axis names one point larger) and writes
+/// accuracies as whole percents.
+fn label_axes<'m, 'a, 'b, X: Ranged, Y: Ranged<ValueType = f64>, DB: DrawingBackend>(
     mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
     x: &str,
     y: &str,
@@ -362,6 +365,7 @@ fn label_axes<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
 ) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
     mesh.x_desc(x)
         .y_desc(y)
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style(("sans-serif", size))
         .axis_desc_style(("sans-serif", size + 1))
 }
