@@ -43,7 +43,7 @@ fn write_sweep(dir: &Path) -> PathBuf {
     let text = format!(
         "base = {base:?}\noutput = {output:?}\nresults = {results:?}\nlengths = [1, 3]\n\
          inits = [{{ kind = \"class_label\" }}]\nseeds = [0, 1]\nensemble_lengths = [3]\n\
-         set = [{set}]\n\n[[length_set]]\nlengths = [3]\nset = [\"optimizer.lr=0.01\"]\n",
+         set = [{set}]\n\n[[cell_set]]\nlengths = [3]\nset = [\"optimizer.lr=0.01\"]\n",
         base = workspace_root().join("configs/sst2.toml"),
         output = dir.join("runs"),
         results = dir.join("results"),

@@ -40,49 +40,55 @@ pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
 
 /// The learning-rate schedule over `steps` optimizer steps, peak `lr`.
 ///
-/// `linear` at step `s` (1-based) is `lr * s / w` during the `w` warm-up steps, then falls
-/// linearly to `final_lr`, reached at the last step. It is composed from burn's linear and
-/// constant schedulers with a sequential scheduler switching at the end of the warm-up.
+/// `linear` at step `s` (1-based) is `lr * s / w` during the `w` warm-up steps, `lr` while it
+/// is held, then falls linearly to `final_lr` over the last `decay_steps`, reaching it at the
+/// last step. It is composed from burn's linear and constant schedulers with a sequential
+/// scheduler switching between the phases; a phase of no steps is left out.
 pub fn build_schedule(
     config: &ScheduleConfig,
     lr: f64,
     steps: usize,
 ) -> Result<ModuleLrScheduler, ConfigError> {
-    let parts = match config.kind {
-        ScheduleKind::Constant => vec![LrSchedulerConfig::Constant(lr)],
+    let phases = match config.kind {
+        ScheduleKind::Constant => vec![(steps, LrSchedulerConfig::Constant(lr))],
         ScheduleKind::Linear => {
             let warmup = config.warmup_steps;
-            let decay = steps - warmup;
-            let mut parts = Vec::new();
-            match warmup {
-                0 => {}
-                1 => parts.push(LrSchedulerConfig::Constant(lr)),
-                w => parts.push(LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(
-                    lr / w as f64,
-                    lr,
-                    w - 1,
-                ))),
-            }
-            let step_down = (config.final_lr - lr) / decay as f64;
-            match decay {
-                0 | 1 => parts.push(LrSchedulerConfig::Constant(config.final_lr)),
-                n => parts.push(LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(
-                    lr + step_down,
-                    config.final_lr,
-                    n - 1,
-                ))),
-            }
-            parts
+            let decay = config.decay_steps.unwrap_or(steps - warmup);
+            vec![
+                (warmup, ramp(lr / warmup as f64, lr, warmup)),
+                (steps - warmup - decay, LrSchedulerConfig::Constant(lr)),
+                (
+                    decay,
+                    ramp(
+                        lr + (config.final_lr - lr) / decay as f64,
+                        config.final_lr,
+                        decay,
+                    ),
+                ),
+            ]
         }
     };
-    let milestones = if parts.len() == 2 {
-        vec![config.warmup_steps]
-    } else {
-        Vec::new()
-    };
+    let (lengths, parts): (Vec<usize>, Vec<LrSchedulerConfig>) =
+        phases.into_iter().filter(|(n, _)| *n > 0).unzip();
+    // Each later phase takes over once the steps of those before it are done.
+    let milestones = lengths[..lengths.len().saturating_sub(1)]
+        .iter()
+        .scan(0, |done, n| {
+            *done += n;
+            Some(*done)
+        })
+        .collect();
     SequentialLrSchedulerConfig::new(parts, milestones)
         .init()
         .map_err(|reason| ConfigError::Schedule { reason })
+}
+
+/// `n` steps going linearly from `first` to `last` (both included); one step is `last`.
+fn ramp(first: f64, last: f64, n: usize) -> LrSchedulerConfig {
+    match n {
+        0 | 1 => LrSchedulerConfig::Constant(last),
+        n => LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(first, last, n - 1)),
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +115,7 @@ mod tests {
             kind: ScheduleKind::Linear,
             warmup_steps: 4,
             final_lr: 0.0,
+            decay_steps: None,
         };
         let got = rates(&config, 0.4, 8);
         assert!(
@@ -131,11 +138,51 @@ mod tests {
     }
 
     #[test]
+    fn a_held_rate_decays_over_the_last_decay_steps() {
+        let config = ScheduleConfig {
+            kind: ScheduleKind::Linear,
+            warmup_steps: 2,
+            final_lr: 0.0,
+            decay_steps: Some(4),
+        };
+        let got = rates(&config, 0.4, 9);
+        assert!(
+            close(&got, &[0.2, 0.4, 0.4, 0.4, 0.4, 0.3, 0.2, 0.1, 0.0]),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_constant_run_resumes_into_a_decay_appended_after_its_steps() {
+        let constant = ScheduleConfig::default();
+        let mut first = build_schedule(&constant, 0.4, 3).unwrap();
+        for _ in 0..3 {
+            first.step();
+        }
+        let record = burn::lr_scheduler::LrSchedulerRecord::from_bytes(
+            first.to_record().into_bytes().unwrap(),
+        )
+        .unwrap();
+        let extended = ScheduleConfig {
+            kind: ScheduleKind::Linear,
+            decay_steps: Some(4),
+            ..constant
+        };
+        assert!(close(&rates(&extended, 0.4, 7)[..3], &[0.4; 3]));
+        let mut resumed = build_schedule(&extended, 0.4, 7)
+            .unwrap()
+            .load_record(record);
+        let rest: Vec<f64> = (0..4).map(|_| resumed.step().base()).collect();
+        assert!(close(&rest, &[0.3, 0.2, 0.1, 0.0]), "{rest:?}");
+    }
+
+    #[test]
     fn schedule_state_round_trips_through_its_record() {
         let config = ScheduleConfig {
             kind: ScheduleKind::Linear,
             warmup_steps: 2,
             final_lr: 0.0,
+            decay_steps: None,
         };
         let mut first = build_schedule(&config, 0.4, 6).unwrap();
         for _ in 0..3 {
@@ -155,6 +202,7 @@ mod tests {
             kind: ScheduleKind::Linear,
             warmup_steps: 2,
             final_lr: 0.0,
+            decay_steps: None,
         };
         let Err(e) = build_schedule(&config, 3.0, 6) else {
             panic!("a peak rate of 3 is accepted")

@@ -195,6 +195,20 @@ fn unusable_values_are_rejected_by_key() {
         e,
         "config key `schedule.warmup_steps` must be less than train.steps (1000)"
     );
+    let e = parse(
+        MINIMAL,
+        &[
+            "schedule.kind=linear",
+            "schedule.warmup_steps=100",
+            "schedule.decay_steps=901",
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "config key `schedule.decay_steps` must be in [1, train.steps - schedule.warmup_steps \
+         = 900], got 901"
+    );
     let e = parse(MINIMAL, &["verbalizer.label_words=[[\" bad\"]]"]).unwrap_err();
     assert_eq!(
         e,

@@ -37,9 +37,9 @@ pub struct SweepConfig {
     pub ensemble_lengths: Vec<usize>,
     /// Prompt lengths `k`.
     pub lengths: Vec<usize>,
-    /// Overrides for some lengths only, applied after `set` (the paper tuned each setting).
+    /// Overrides for some cells only, applied after `set` (the paper tuned each setting).
     #[serde(default)]
-    pub length_set: Vec<LengthOverrides>,
+    pub cell_set: Vec<CellOverrides>,
     /// Inits, as the config's `prompt.init` takes them (`{ kind = "class_label" }`, ...).
     pub inits: Vec<SoftPromptInit>,
     /// Seeds; each cell is run once per seed.
@@ -53,14 +53,25 @@ fn default_title() -> String {
     "Prompt length and initialisation".to_string()
 }
 
-/// Overrides that apply to the cells of some prompt lengths.
+/// Overrides that apply to the cells of some prompt lengths, some inits, or both.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LengthOverrides {
-    /// The lengths they apply to.
+pub struct CellOverrides {
+    /// The lengths they apply to; empty: every length.
+    #[serde(default)]
     pub lengths: Vec<usize>,
+    /// The inits they apply to, by name (`"class_label"`, ...); empty: every init.
+    #[serde(default)]
+    pub inits: Vec<String>,
     /// The overrides (`key=value`).
     pub set: Vec<String>,
+}
+
+impl CellOverrides {
+    fn applies_to(&self, cell: &Cell) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&cell.length))
+            && (self.inits.is_empty() || self.inits.iter().any(|n| n == cell.init.name()))
+    }
 }
 
 /// One cell of the grid.
@@ -111,6 +122,27 @@ impl SweepConfig {
                 reason: format!("`ensemble_lengths` has {k}, which is not one of `lengths`"),
             });
         }
+        for (i, entry) in config.cell_set.iter().enumerate() {
+            let unknown_length = entry.lengths.iter().find(|k| !config.lengths.contains(k));
+            let unknown_init = entry
+                .inits
+                .iter()
+                .find(|n| !config.inits.iter().any(|init| init.name() == n.as_str()));
+            let problem = if entry.lengths.is_empty() && entry.inits.is_empty() {
+                Some("names no `lengths` and no `inits` (for every cell, use `set`)".to_string())
+            } else if let Some(k) = unknown_length {
+                Some(format!("has length {k}, which is not one of `lengths`"))
+            } else {
+                unknown_init.map(|n| format!("has init {n:?}, which is not one of `inits`"))
+            };
+            if let Some(problem) = problem {
+                return Err(EvalError::Format {
+                    path: path.to_path_buf(),
+                    what: "sweep config",
+                    reason: format!("`cell_set` entry {} {problem}", i + 1),
+                });
+            }
+        }
         if !config.ensemble_lengths.is_empty() && config.seeds.len() < 2 {
             return Err(EvalError::Format {
                 path: path.to_path_buf(),
@@ -139,17 +171,17 @@ impl SweepConfig {
         cells
     }
 
-    /// The overrides of a cell of length `k`: the sweep's, then those for its length.
-    pub fn overrides(&self, k: usize) -> Result<Vec<Override>, EvalError> {
-        let for_length = self
-            .length_set
+    /// The overrides of `cell`: the sweep's, then those of the `cell_set` entries it matches.
+    pub fn overrides(&self, cell: &Cell) -> Result<Vec<Override>, EvalError> {
+        let for_cell = self
+            .cell_set
             .iter()
-            .filter(|o| o.lengths.contains(&k))
+            .filter(|o| o.applies_to(cell))
             .flat_map(|o| &o.set);
-        Ok(Override::parse_all(self.set.iter().chain(for_length))?)
+        Ok(Override::parse_all(self.set.iter().chain(for_cell))?)
     }
 
-    /// The experiment config of `cell`: the base, the sweep's overrides and its length's, then
+    /// The experiment config of `cell`: the base, the sweep's overrides and the cell's, then
     /// the cell's length, init, seed and folder.
     pub fn cell_config(&self, cell: &Cell) -> Result<ExperimentConfig, EvalError> {
         let folder = self.output.join(cell.name());
@@ -158,7 +190,7 @@ impl SweepConfig {
             format!("seed={}", cell.seed),
             format!("output=\"{}\"", folder.display()),
         ];
-        let mut overrides = self.overrides(cell.length)?;
+        let mut overrides = self.overrides(cell)?;
         overrides.extend(Override::parse_all(&cell_overrides)?);
         let mut config = ExperimentConfig::load(&self.base, &overrides)?;
         config.prompt.init = cell.init.clone();
@@ -183,6 +215,28 @@ mod tests {
         let names: Vec<&str> = s.inits.iter().map(SoftPromptInit::name).collect();
         assert_eq!(names, ["random_uniform", "sampled_vocab", "class_label"]);
         assert_eq!(s.cells().len(), 15 * s.seeds.len());
+    }
+
+    #[test]
+    fn the_project_sweeps_budget_is_the_one_the_readme_gives() {
+        let mut s = sweep();
+        s.base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2.toml");
+        let budget = |init: &str, length| {
+            let init = s.inits.iter().find(|i| i.name() == init).unwrap().clone();
+            let c = s
+                .cell_config(&Cell {
+                    init,
+                    length,
+                    seed: 0,
+                })
+                .unwrap();
+            (c.train.steps, c.schedule.decay_steps, c.optimizer.lr)
+        };
+        assert_eq!(budget("random_uniform", 1), (750, Some(150), 0.03));
+        assert_eq!(budget("class_label", 20), (450, Some(150), 0.03));
+        assert_eq!(budget("sampled_vocab", 100), (450, Some(150), 0.01));
+        assert_eq!(budget("sampled_vocab", 150), (600, Some(600), 0.01));
+        assert_eq!(budget("class_label", 150), (600, Some(600), 0.005));
     }
 
     #[test]
@@ -220,25 +274,70 @@ mod tests {
     }
 
     #[test]
-    fn length_overrides_apply_to_their_lengths_only() {
+    fn cell_overrides_apply_to_their_lengths_and_inits_only() {
         let mut s = sweep();
         s.base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sst2.toml");
-        s.length_set = vec![LengthOverrides {
-            lengths: vec![150],
-            set: vec!["optimizer.lr=0.005".into(), "train.steps=700".into()],
-        }];
-        let cell = |length| Cell {
-            init: SoftPromptInit::ClassLabel {},
-            length,
-            seed: 0,
+        s.cell_set = vec![
+            CellOverrides {
+                lengths: vec![150],
+                inits: vec![],
+                set: vec!["optimizer.lr=0.005".into(), "train.steps=700".into()],
+            },
+            CellOverrides {
+                lengths: vec![150],
+                inits: vec!["class_label".into()],
+                set: vec!["optimizer.lr=0.002".into()],
+            },
+        ];
+        let rates_and_steps = |init, length| {
+            let config = s
+                .cell_config(&Cell {
+                    init,
+                    length,
+                    seed: 0,
+                })
+                .unwrap();
+            (config.optimizer.lr, config.train.steps)
         };
-        let long = s.cell_config(&cell(150)).unwrap();
-        assert_eq!((long.optimizer.lr, long.train.steps), (0.005, 700));
-        let short = s.cell_config(&cell(20)).unwrap();
+        let random = SoftPromptInit::RandomUniform { range: 0.5 };
+        assert_eq!(rates_and_steps(random.clone(), 150), (0.005, 700));
+        assert_eq!(
+            rates_and_steps(SoftPromptInit::ClassLabel {}, 150),
+            (0.002, 700)
+        );
         let base = ExperimentConfig::load(&s.base, &Override::parse_all(&s.set).unwrap()).unwrap();
         assert_eq!(
-            (short.optimizer.lr, short.train.steps),
+            rates_and_steps(random, 20),
             (base.optimizer.lr, base.train.steps)
+        );
+    }
+
+    #[test]
+    fn a_cell_set_entry_outside_the_grid_is_refused_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.toml");
+        let error = |entry: &str| {
+            let text = format!(
+                "base = \"b.toml\"\noutput = \"o\"\nresults = \"r\"\nlengths = [1, 5]\n\
+                 inits = [{{ kind = \"class_label\" }}]\nseeds = [0]\n\n\
+                 [[cell_set]]\nlengths = [5]\nset = []\n\n[[cell_set]]\n{entry}set = []\n"
+            );
+            std::fs::write(&path, text).unwrap();
+            let err = SweepConfig::load(&path).unwrap_err().to_string();
+            let prefix = format!("{} is not a valid sweep config: ", path.display());
+            err.strip_prefix(&prefix).unwrap().to_string()
+        };
+        assert_eq!(
+            error("lengths = [20]\n"),
+            "`cell_set` entry 2 has length 20, which is not one of `lengths`"
+        );
+        assert_eq!(
+            error("inits = [\"random\"]\n"),
+            "`cell_set` entry 2 has init \"random\", which is not one of `inits`"
+        );
+        assert_eq!(
+            error(""),
+            "`cell_set` entry 2 names no `lengths` and no `inits` (for every cell, use `set`)"
         );
     }
 

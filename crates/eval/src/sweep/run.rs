@@ -200,7 +200,7 @@ fn score_ensembles(
             }
             let config = sweep.cell_config(&cells[0])?;
             let limit = (config.data.dev_examples > 0).then_some(config.data.dev_examples);
-            let overrides = sweep.overrides(length)?;
+            let overrides = sweep.overrides(&cells[0])?;
             println!(
                 "ensemble of {}-k{length}'s {} seeds",
                 init.name(),

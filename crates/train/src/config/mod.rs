@@ -271,7 +271,8 @@ impl Default for AdafactorSettings {
 pub enum ScheduleKind {
     /// `optimizer.lr` at every step (the paper's).
     Constant,
-    /// Linear warm-up to `optimizer.lr`, then linear decay to `final_lr` at `train.steps`.
+    /// Linear warm-up to `optimizer.lr`, held there, then linear decay to `final_lr` over the
+    /// last `decay_steps` steps (every step after the warm-up when unset).
     Linear,
 }
 
@@ -285,6 +286,11 @@ pub struct ScheduleConfig {
     pub warmup_steps: usize,
     /// Learning rate reached at the last step (`linear` only).
     pub final_lr: f64,
+    /// Steps of the decay at the end of the run (`linear` only); unset, the decay starts right
+    /// after the warm-up. A run whose rate is held first can be extended with a decay later:
+    /// its held steps are the same as a constant schedule's, so it resumes from their
+    /// checkpoints.
+    pub decay_steps: Option<usize>,
 }
 
 impl Default for ScheduleConfig {
@@ -293,6 +299,7 @@ impl Default for ScheduleConfig {
             kind: ScheduleKind::Constant,
             warmup_steps: 0,
             final_lr: 0.0,
+            decay_steps: None,
         }
     }
 }
@@ -471,6 +478,18 @@ impl ExperimentConfig {
                 return invalid(
                     "schedule.warmup_steps",
                     format!("must be less than train.steps ({})", self.train.steps),
+                );
+            }
+            let after_warmup = self.train.steps - self.schedule.warmup_steps;
+            if let Some(d) = self.schedule.decay_steps
+                && !(1..=after_warmup).contains(&d)
+            {
+                return invalid(
+                    "schedule.decay_steps",
+                    format!(
+                        "must be in [1, train.steps - schedule.warmup_steps = {after_warmup}], \
+                         got {d}"
+                    ),
                 );
             }
             if !(0.0..=self.optimizer.lr).contains(&self.schedule.final_lr) {
